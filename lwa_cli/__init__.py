@@ -1,0 +1,10 @@
+"""lwa: layer-wise analysis of self-supervised speech models."""
+
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("lwa")
+except PackageNotFoundError:  # running from a source tree that is not installed
+    __version__ = "0.0.0+unknown"
+
+__all__ = ["__version__"]

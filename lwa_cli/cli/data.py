@@ -1,0 +1,135 @@
+"""`lwa prepare-alignments` and `lwa sample frame|phone|word|wordsim`."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from lwa_cli.cli.common import out_console, parse_named_paths, print_json, state
+from lwa_cli.data.corpus import SPLITS, VIRTUAL_SPLITS
+from lwa_cli.pipeline.prepare import prepare_alignments as api_prepare
+from lwa_cli.pipeline.sample import (
+    DEFAULT_MAX_SUBSET_SECONDS,
+    sample_frames,
+    sample_phones,
+    sample_summary,
+    sample_words,
+    sample_wordsim,
+)
+
+ALL_SPLITS = [*SPLITS, *VIRTUAL_SPLITS]
+
+
+def _complete_split(incomplete: str) -> list[str]:
+    return [s for s in ALL_SPLITS if s.startswith(incomplete)]
+
+
+def prepare_alignments(
+    ctx: typer.Context,
+    corpus: Path = typer.Option(..., "--corpus", help="LibriSpeech root (holds <split>/...)."),
+    alignments: Path = typer.Option(..., "--alignments",
+                                    help="TextGrid root (holds <split>/<spk>/<ch>/*.TextGrid)."),
+    split: list[str] = typer.Option(..., "--split", autocompletion=_complete_split,
+                                    help="Split to prepare; repeatable. train-clean and train "
+                                         "expand to their members."),
+    skip_bad: bool = typer.Option(False, "--skip-bad",
+                                  help="Skip and count malformed TextGrids instead of failing."),
+    force: bool = typer.Option(False, "--force", help="Prepare again even if already done."),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+) -> None:
+    """Read LibriSpeech audio and MFA TextGrid alignments into the workspace."""
+    st = state(ctx)
+    summaries = api_prepare(st.workspace, corpus, alignments, split, skip_bad=skip_bad,
+                            force=force, reporter=st.reporter)
+    if as_json:
+        print_json([asdict(s) for s in summaries])
+        return
+    table = Table(title=f"alignments in {st.workspace.root}")
+    for col in ("split", "status", "utterances", "phone segments", "word segments",
+                "phone types", "word types", "missing audio", "skipped bad"):
+        table.add_column(col, justify="left" if col in ("split", "status") else "right")
+    for s in summaries:
+        table.add_row(s.split, s.status, *(str(v) for v in (
+            s.utterances, s.phone_segments, s.word_segments, s.phone_types, s.word_types,
+            s.missing_audio, s.skipped_bad)))
+    out_console.print(table)
+
+
+sample_app = typer.Typer(help="Draw a named, seeded sample of utterances or segments.",
+                         no_args_is_help=True)
+
+SplitOpt = typer.Option(..., "--split", autocompletion=_complete_split,
+                        help="Split (or virtual split train-clean / train) to sample from.")
+SampleOpt = typer.Option("1", "--sample", help="Name of the sample (e.g. 1, 2 for resamples).")
+SeedOpt = typer.Option(0, "--seed", help="Random seed (recorded in the workspace).")
+ForceOpt = typer.Option(False, "--force",
+                        help="Replace an existing sample (deletes features extracted from it).")
+JsonOpt = typer.Option(False, "--json", help="Print the summary as JSON.")
+SubsetOpt = typer.Option(DEFAULT_MAX_SUBSET_SECONDS, "--max-subset-seconds",
+                         help="Cut the segments into subsets of at most this many seconds.")
+
+
+def _show(sample, as_json: bool) -> None:
+    summary = sample_summary(sample)
+    if as_json:
+        print_json(summary)
+        return
+    table = Table(title=f"{sample.kind} sample {sample.name!r} of {sample.split}")
+    table.add_column("field")
+    table.add_column("value", justify="right")
+    for key, value in summary.items():
+        table.add_row(key, str(value))
+    out_console.print(table)
+
+
+@sample_app.command("frame")
+def frame(ctx: typer.Context, split: str = SplitOpt, sample: str = SampleOpt,
+          utterances: int = typer.Option(500, "--utterances", help="Number of utterances."),
+          seed: int = SeedOpt, force: bool = ForceOpt, as_json: bool = JsonOpt) -> None:
+    """Random utterances for frame-level features (mel and intra/inter CCA)."""
+    st = state(ctx)
+    _show(sample_frames(st.workspace, split, sample, utterances=utterances, seed=seed,
+                        force=force, reporter=st.reporter), as_json)
+
+
+@sample_app.command("phone")
+def phone(ctx: typer.Context, split: str = SplitOpt, sample: str = SampleOpt,
+          max_subset_seconds: float = SubsetOpt, seed: int = SeedOpt, force: bool = ForceOpt,
+          as_json: bool = JsonOpt) -> None:
+    """Phone segments of the 39 phones (dev/test: up to 200 each; train: 3000-7000)."""
+    st = state(ctx)
+    _show(sample_phones(st.workspace, split, sample, seed=seed,
+                        max_subset_seconds=max_subset_seconds, force=force,
+                        reporter=st.reporter), as_json)
+
+
+@sample_app.command("word")
+def word(ctx: typer.Context, split: str = SplitOpt, sample: str = SampleOpt,
+         words: int = typer.Option(500, "--words", help="Number of most frequent words."),
+         max_subset_seconds: float = SubsetOpt, seed: int = SeedOpt, force: bool = ForceOpt,
+         as_json: bool = JsonOpt) -> None:
+    """Word segments of the most frequent words (dev/test: up to 15 each; train: 600-1200)."""
+    st = state(ctx)
+    _show(sample_words(st.workspace, split, sample, words=words, seed=seed,
+                       max_subset_seconds=max_subset_seconds, force=force,
+                       reporter=st.reporter), as_json)
+
+
+@sample_app.command("wordsim")
+def wordsim(ctx: typer.Context,
+            split: str = typer.Option("train-clean", "--split", autocompletion=_complete_split,
+                                      help="Split to take the word instances from."),
+            sample: str = SampleOpt,
+            instances: int = typer.Option(200, "--instances", help="Instances per word."),
+            benchmark: list[str] = typer.Option(
+                [], "--benchmark", help="Extra benchmark NAME=PATH (word1 word2 score)."),
+            max_subset_seconds: float = SubsetOpt, seed: int = SeedOpt,
+            force: bool = ForceOpt, as_json: bool = JsonOpt) -> None:
+    """Instances of every word of the word-similarity benchmarks (for `lwa wordsim`)."""
+    st = state(ctx)
+    _show(sample_wordsim(st.workspace, split, sample, benchmarks=parse_named_paths(benchmark),
+                         instances=instances, seed=seed, max_subset_seconds=max_subset_seconds,
+                         force=force, reporter=st.reporter), as_json)

@@ -1,0 +1,123 @@
+"""`lwa combine`: merge the shard/subset parts of an extraction into one feature file."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from lwa_cli.errors import LwaError
+from lwa_cli.pipeline.extract import feature_stem
+from lwa_cli.progress import SILENT, Reporter
+from lwa_cli.workspace import Workspace
+from lwa_cli.workspace.features import FeatureFile, FeatureWriter, find_partials, find_parts
+from lwa_cli.workspace.samples import load_sample
+
+# Fields that must agree between parts (everything but what names the part itself).
+_MUST_MATCH = ("model", "fingerprint", "sample_fingerprint", "span", "rep", "layers", "dtype")
+
+
+@dataclass(frozen=True)
+class CombineSummary:
+    path: str
+    parts: int
+    units: int
+    rows: int
+
+
+def combine_features(ws: Workspace, *, model: str, split: str, sample: str, span: str,
+                     rep: str = "contextualized", keep_parts: bool = False,
+                     reporter: Reporter = SILENT) -> CombineSummary:
+    """Merge all parts into ``<stem>.h5`` (rows in sample order for frame spans).
+
+    Refuses, saying what is missing, unless the parts come from the same model and sample
+    and together cover every utterance (frame) or every segment (token spans) exactly once.
+    """
+    ws.check()
+    stem = feature_stem(span, rep)
+    directory = ws.features_dir(model, split, sample)
+    parts = find_parts(directory, stem)
+    if not parts:
+        unfinished = find_partials(directory, stem)
+        hint = (f"; unfinished: {', '.join(p.name for p in unfinished)} (rerun those "
+                "`lwa extract` commands)") if unfinished else ""
+        raise LwaError(f"no finished parts of {stem} in {directory}{hint}")
+    smp = load_sample(ws, split, span, sample)
+    files = [FeatureFile(p) for p in parts]
+    try:
+        ref = files[0].meta
+        for f in files[1:]:
+            for key in _MUST_MATCH:
+                if f.meta.get(key) != ref.get(key):
+                    raise LwaError(f"{f.path.name} differs from {files[0].path.name} in {key}; "
+                                   "re-extract it with the same model, sample and options")
+        if ref["sample_fingerprint"] != smp.fingerprint:
+            raise LwaError(f"the parts were extracted from an older {span} sample {sample!r}; "
+                           "extract them again")
+        _check_coverage(files, smp, span)
+        out_path = ws.features_path(model, split, sample, stem)
+        meta = {k: v for k, v in ref.items() if k not in ("part", "units")}
+        meta["part"] = None
+        meta["combined_from"] = [p.name for p in parts]
+        blocks = []  # (sort key, file, unit, row offsets per dataset)
+        for fi, f in enumerate(files):
+            names, unit_rows = f.unit_rows()
+            offsets = np.vstack([np.zeros(len(names), np.int64), np.cumsum(unit_rows, axis=0)])
+            for j, unit in enumerate(f.units()):
+                key = (int(unit), 0, 0) if span == "frame" else (0, fi, j)
+                blocks.append((key, f, int(unit), offsets[j], offsets[j + 1], names))
+        blocks.sort(key=lambda b: b[0])
+        writer = FeatureWriter(out_path, meta, ref["dtype"])
+        rows = 0
+        try:
+            with reporter.task(f"combine {stem}", len(blocks), "utt") as advance:
+                for _, f, unit, lo, hi, names in blocks:
+                    block = {n: f.dataset(n)[lo[k]:hi[k]] for k, n in enumerate(names)}
+                    writer.append(unit, block)
+                    rows += int(hi[0] - lo[0])
+                    advance(1)
+            summary = {key: sum(f.summary.get(key, 0) for f in files)
+                       for key in ("clipped_segments", "dropped_segments", "audio_seconds",
+                                   "wall_seconds")}
+            writer.finish(summary)
+        finally:
+            writer.close()
+    finally:
+        for f in files:
+            f.close()
+    if not keep_parts:
+        for p in parts:
+            p.unlink()
+    return CombineSummary(str(out_path), len(parts), len(blocks), rows)
+
+
+def _check_coverage(files: list[FeatureFile], smp, span: str) -> None:
+    """Every utterance (frame) or segment (tokens) exactly once, else say what is missing."""
+    if span == "frame":
+        expected = np.arange(len(smp.utt_ids))
+        got = np.concatenate([np.asarray(f.meta["units"], dtype=np.int64) for f in files])
+        what = "utterances"
+    else:
+        expected = np.arange(len(smp.tokens.label))
+        got = np.concatenate([_planned_tokens(f, smp) for f in files])
+        what = "segments"
+    counts = np.bincount(got, minlength=len(expected))
+    missing, twice = np.flatnonzero(counts == 0), np.flatnonzero(counts > 1)
+    if len(twice):
+        raise LwaError(f"{len(twice)} {what} appear in more than one part; remove the "
+                       "overlapping part files (parts of different --shard n or --subset runs)")
+    if len(missing):
+        have = ", ".join(f.path.name for f in files)
+        raise LwaError(f"the parts cover {len(expected) - len(missing)} of {len(expected)} "
+                       f"{what}; missing parts (have: {have}) — run the remaining "
+                       "`lwa extract --shard i/n` / `--subset j` commands first")
+
+
+def _planned_tokens(f: FeatureFile, smp) -> np.ndarray:
+    """Tokens a part was asked to cover (dropped segments count as covered)."""
+    part = f.meta["part"]
+    tokens = np.arange(len(smp.tokens.label))
+    if part.get("subset") is not None:
+        tokens = tokens[smp.subset == part["subset"]]
+    units = np.asarray(f.meta["units"], dtype=np.int64)
+    return tokens[np.isin(smp.tokens.utt_index[tokens], units)]

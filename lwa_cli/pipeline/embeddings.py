@@ -1,0 +1,70 @@
+"""`lwa embeddings`: store GloVe / AGWE maps and one-hot codes in the workspace."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from lwa_cli.analysis.embeddings import load_word_vectors, one_hot
+from lwa_cli.data.corpus import SPLITS
+from lwa_cli.data.phones import PHONES_39
+from lwa_cli.data.sampling import select_top_words
+from lwa_cli.pipeline.sample import train_inventory
+from lwa_cli.progress import SILENT, Reporter
+from lwa_cli.workspace import Workspace
+from lwa_cli.workspace.alignments import has_alignments, load_inventory
+from lwa_cli.workspace.embeddings import save_embeddings
+
+
+@dataclass(frozen=True)
+class EmbeddingsSummary:
+    name: str
+    path: str
+    words: int
+    dims: int
+    source: str
+    left_out: int = 0
+
+
+def store_one_hot(ws: Workspace, *, words: int = 500, split: str = "dev-clean",
+                  reporter: Reporter = SILENT) -> list[EmbeddingsSummary]:
+    """One-hot codes of the 39 phones and of the top `words` words (train inventory)."""
+    ws.check()
+    out = []
+    phone_path = save_embeddings(ws, "one-hot-phone", PHONES_39, one_hot(PHONES_39),
+                                 source="one-hot")
+    out.append(EmbeddingsSummary("one-hot-phone", phone_path, len(PHONES_39), len(PHONES_39),
+                                 "one-hot"))
+    labels, _ = train_inventory(ws, split, "words", reporter)
+    vocab = select_top_words(labels, words).tolist()
+    word_path = save_embeddings(ws, "one-hot-word", vocab, one_hot(vocab), source="one-hot",
+                                top_words=words)
+    out.append(EmbeddingsSummary("one-hot-word", word_path, len(vocab), len(vocab), "one-hot"))
+    return out
+
+
+def store_word_vectors(ws: Workspace, name: str, path: Path, *, all_words: bool = False,
+                       reporter: Reporter = SILENT) -> EmbeddingsSummary:
+    """Store a GloVe/AGWE-style map, restricted to the words of the prepared splits.
+
+    Restricting keeps the workspace small (GloVe has millions of words, LibriSpeech ~90k);
+    `all_words` stores the whole map.
+    """
+    ws.check()
+    words, matrix = load_word_vectors(path)
+    left_out = 0
+    corpus_words = set()
+    for split in SPLITS:
+        if has_alignments(ws, split):
+            corpus_words.update(load_inventory(ws, split, "words")[0].tolist())
+    if corpus_words and not all_words:
+        keep = np.fromiter((w in corpus_words for w in words), dtype=bool, count=len(words))
+        left_out = int((~keep).sum())
+        words = [w for w, k in zip(words, keep, strict=True) if k]
+        matrix = matrix[keep]
+        reporter.info(f"kept {len(words)} of {len(words) + left_out} vectors: those of words in "
+                      "the prepared splits (--all-words keeps all)")
+    stored = save_embeddings(ws, name, words, matrix, source=str(Path(path).resolve()))
+    return EmbeddingsSummary(name, stored, len(words), int(matrix.shape[1]), str(path), left_out)

@@ -1,0 +1,211 @@
+"""Storage of extracted features: append-only writers that resume, and readers.
+
+A feature file holds, per layer, one ``(N, D)`` dataset ``features/<layer>`` (plus
+``mel/<layer>`` for the local representation), and row bookkeeping under ``rows/``:
+frame spans store per-utterance ``rows/utt_index`` and ``rows/length_<layer>``; token
+spans store ``rows/token_index`` and ``rows/label`` per row. Rows are in canonical order:
+work units (utterances) in sample order.
+
+While a command runs it writes ``<name>.h5.partial``; each finished work unit is recorded
+under ``units/``, so a killed run resumes from the last finished unit, and only a complete
+file is renamed to ``<name>.h5``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+
+from lwa_cli.errors import LwaError
+from lwa_cli.workspace.core import json_attr, open_h5, stamp_h5
+from lwa_cli.workspace.tables import STR
+
+KIND = "features"
+PARTIAL_SUFFIX = ".partial"
+
+
+def partial_path(path: Path) -> Path:
+    return path.with_name(path.name + PARTIAL_SUFFIX)
+
+
+class FeatureWriter:
+    """Append the rows of one work unit at a time; resumable; atomic on `finish`.
+
+    `meta` identifies what is being extracted (model fingerprint, sample, layers, dtype...).
+    An existing partial file is resumed only when its `meta` is identical; otherwise (or
+    when it cannot be read, e.g. after a kill during a write) it is started afresh.
+    """
+
+    def __init__(self, path: Path, meta: dict[str, Any], dtype: str = "float32") -> None:
+        self.path = path
+        self.tmp = partial_path(path)
+        self.dtype = np.dtype(dtype)
+        self.meta = meta
+        self.resumed = False
+        self._file = self._open()
+
+    def _open(self) -> h5py.File:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if self.tmp.exists():
+            try:
+                f = h5py.File(self.tmp, "r+")
+                if json_attr(f, "meta") == json.loads(json.dumps(self.meta)):
+                    self.resumed = True
+                    self._truncate_to_finished(f)
+                    return f
+                f.close()
+            except (OSError, KeyError, ValueError):
+                pass  # unreadable after a kill mid-write: start afresh
+            self.tmp.unlink()
+        f = h5py.File(self.tmp, "w")
+        stamp_h5(f, KIND, meta=self.meta, complete=False)
+        units = f.create_group("units")
+        units.create_dataset("index", shape=(0,), maxshape=(None,), dtype=np.int64)
+        return f
+
+    @staticmethod
+    def _truncate_to_finished(f: h5py.File) -> None:
+        """Drop rows written by a unit that did not finish before a kill."""
+        names = json_attr(f, "datasets", [])
+        if not names:
+            return
+        counts = f["units/rows"][...].sum(axis=0) if "rows" in f["units"] else np.zeros(len(names))
+        for name, n in zip(names, counts, strict=True):
+            f[name].resize(int(n), axis=0)
+
+    @property
+    def done_units(self) -> set[int]:
+        return set(self._file["units/index"][...].tolist())
+
+    def append(self, unit: int, rows: dict[str, np.ndarray]) -> None:
+        """Write all rows of work unit `unit` (arrays keyed by dataset name), then mark it."""
+        f = self._file
+        names = json_attr(f, "datasets")
+        if names is None:
+            names = sorted(rows)
+            for name in names:
+                arr = np.asarray(rows[name])
+                if arr.dtype.kind in "US":
+                    f.create_dataset(name, shape=(0,), maxshape=(None,), dtype=STR, chunks=True)
+                else:
+                    dt = self.dtype if arr.dtype.kind == "f" else arr.dtype
+                    f.create_dataset(name, shape=(0, *arr.shape[1:]),
+                                     maxshape=(None, *arr.shape[1:]), dtype=dt,
+                                     chunks=(max(1, min(4096, 2**20 // max(1, arr[0].size))),
+                                             *arr.shape[1:]))
+            f.attrs["datasets"] = json.dumps(names)
+            f["units"].create_dataset("rows", shape=(0, len(names)),
+                                      maxshape=(None, len(names)), dtype=np.int64)
+        if sorted(rows) != names:
+            raise LwaError(f"internal: unit {unit} has datasets {sorted(rows)}, expected {names}")
+        counts = []
+        for name in names:
+            arr = np.asarray(rows[name])
+            ds = f[name]
+            n0 = ds.shape[0]
+            ds.resize(n0 + len(arr), axis=0)
+            ds[n0:] = arr.astype(object) if arr.dtype.kind in "US" else arr
+            counts.append(len(arr))
+        for key, value in (("index", unit), ("rows", counts)):
+            ds = f["units"][key]
+            ds.resize(ds.shape[0] + 1, axis=0)
+            ds[-1] = value
+        f.flush()
+
+    def finish(self, summary: dict[str, Any]) -> Path:
+        """Record a summary (counts, timings), mark complete and move into place atomically."""
+        f = self._file
+        f.attrs["summary"] = json.dumps(summary)
+        f.attrs["complete"] = True
+        f.close()
+        os.replace(self.tmp, self.path)
+        return self.path
+
+    def close(self) -> None:
+        """Close without finishing (the partial file stays for a later resume)."""
+        if self._file.id.valid:
+            self._file.close()
+
+
+class FeatureFile:
+    """Read access to a complete feature file."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._file = open_h5(path, KIND)
+        if not bool(self._file.attrs.get("complete", False)):
+            self._file.close()
+            raise LwaError(f"{path} is incomplete; rerun the `lwa extract` that makes it")
+        self.meta: dict[str, Any] = json_attr(self._file, "meta")
+
+    def __enter__(self) -> FeatureFile:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._file.id.valid:
+            self._file.close()
+
+    @property
+    def layers(self) -> list[str]:
+        return list(self.meta["layers"])
+
+    @property
+    def summary(self) -> dict[str, Any]:
+        return json_attr(self._file, "summary", {})
+
+    def features(self, layer: str) -> h5py.Dataset:
+        """The ``(N, D)`` dataset of a layer (read lazily; slice rows to stream)."""
+        name = f"features/{layer}"
+        if name not in self._file:
+            raise LwaError(f"{self.path} has no layer {layer} (it has {', '.join(self.layers)})")
+        return self._file[name]
+
+    def mel(self, layer: str) -> h5py.Dataset:
+        name = f"mel/{layer}"
+        if name not in self._file:
+            raise LwaError(f"{self.path} has no aligned mel for {layer}")
+        return self._file[name]
+
+    def rows(self, key: str) -> np.ndarray:
+        ds = self._file[f"rows/{key}"]
+        if h5py.check_string_dtype(ds.dtype) is not None:
+            return np.asarray(ds.asstr()[...], dtype=str)
+        return ds[...]
+
+    def has_rows(self, key: str) -> bool:
+        return f"rows/{key}" in self._file
+
+    def units(self) -> np.ndarray:
+        return self._file["units/index"][...]
+
+    def unit_rows(self) -> tuple[list[str], np.ndarray]:
+        """Dataset names and the rows each finished unit wrote to each."""
+        return json_attr(self._file, "datasets"), self._file["units/rows"][...]
+
+    def datasets(self) -> Iterator[str]:
+        yield from json_attr(self._file, "datasets")
+
+    def dataset(self, name: str) -> h5py.Dataset:
+        return self._file[name]
+
+
+def find_parts(directory: Path, stem: str) -> list[Path]:
+    """Complete part files (shards/subsets) of a feature file."""
+    return sorted(p for p in directory.glob(f"{stem}.part-*.h5"))
+
+
+def find_partials(directory: Path, stem: str) -> list[Path]:
+    return sorted(directory.glob(f"{stem}*.h5{PARTIAL_SUFFIX}"))
+
+
+__all__: Sequence[str] = ["FeatureFile", "FeatureWriter", "find_parts", "find_partials",
+                          "partial_path"]

@@ -1,0 +1,109 @@
+"""Storage of named data samples (utterances for frame spans, segments for token spans)."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from lwa_cli.data.alignments import Segments
+from lwa_cli.errors import LwaError
+from lwa_cli.workspace.core import Workspace, atomic_h5, json_attr, open_h5
+from lwa_cli.workspace.tables import read_columns, write_columns
+
+KIND = "sample"
+SAMPLE_KINDS = ("frame", "phone", "word", "wordsim")
+# Feature files that an extraction from a sample of each kind writes (see features.py).
+SPANS_OF_KIND = {"frame": ("frame", "frame-local"), "phone": ("phone",), "word": ("word",),
+                 "wordsim": ("wordsim",)}
+
+
+@dataclass(frozen=True)
+class Sample:
+    """A named sample: its utterances and, for token kinds, the sampled segments in order."""
+
+    split: str
+    kind: str
+    name: str
+    seed: int
+    utt_ids: np.ndarray
+    audio_paths: np.ndarray
+    durations: np.ndarray
+    tokens: Segments | None = None  # utt_index points into utt_ids
+    subset: np.ndarray | None = None  # subset id per token
+    params: dict = field(default_factory=dict)
+
+    @property
+    def n_subsets(self) -> int:
+        return 0 if self.subset is None or len(self.subset) == 0 else int(self.subset.max()) + 1
+
+    @property
+    def fingerprint(self) -> str:
+        """A content hash: features record it, so a replaced sample is never mixed up."""
+        h = hashlib.sha256()
+        for arr in (self.utt_ids, self.durations):
+            h.update(np.ascontiguousarray(arr).tobytes())
+        if self.tokens is not None:
+            for arr in (self.tokens.utt_index, self.tokens.start, self.tokens.end,
+                        self.tokens.label):
+                h.update(np.ascontiguousarray(arr).tobytes())
+        return h.hexdigest()[:16]
+
+
+def sample_exists(ws: Workspace, split: str, kind: str, name: str) -> bool:
+    return ws.sample_path(split, kind, name).is_file()
+
+
+def save_sample(ws: Workspace, sample: Sample) -> None:
+    path = ws.ensure().sample_path(sample.split, sample.kind, sample.name)
+    with atomic_h5(path, KIND, split=sample.split, sample_kind=sample.kind, name=sample.name,
+                   seed=sample.seed, params=sample.params,
+                   fingerprint=sample.fingerprint) as f:
+        write_columns(f, "utterances", {"id": sample.utt_ids, "audio_path": sample.audio_paths,
+                                        "duration": sample.durations})
+        if sample.tokens is not None:
+            tok = sample.tokens
+            write_columns(f, "tokens", {"utt_index": tok.utt_index, "start": tok.start,
+                                        "end": tok.end, "label": tok.label,
+                                        "subset": sample.subset})
+
+
+def load_sample(ws: Workspace, split: str, kind: str, name: str) -> Sample:
+    path = ws.sample_path(split, kind, name)
+    if not path.is_file():
+        raise LwaError(
+            f"no {kind} sample {name!r} for split {split} in {ws.root}; run "
+            f"`lwa sample {kind} --split {split} --sample {name}` first")
+    with open_h5(path, KIND) as f:
+        utts = read_columns(f, "utterances")
+        tokens = subset = None
+        if "tokens" in f:
+            cols = read_columns(f, "tokens")
+            subset = cols.pop("subset")
+            tokens = Segments(**cols)
+        return Sample(split=split, kind=kind, name=name, seed=int(f.attrs["seed"]),
+                      utt_ids=utts["id"], audio_paths=utts["audio_path"],
+                      durations=utts["duration"], tokens=tokens, subset=subset,
+                      params=json_attr(f, "params", {}))
+
+
+def invalidate_features(ws: Workspace, split: str, kind: str, name: str) -> list[str]:
+    """Remove every model's features extracted from a sample that is being replaced."""
+    removed = []
+    features_root = ws.root / "features"
+    if not features_root.is_dir():
+        return removed
+    for model_dir in sorted(p for p in features_root.iterdir() if p.is_dir()):
+        sample_dir = model_dir / split / f"sample-{name}"
+        if not sample_dir.is_dir():
+            continue
+        for stem in SPANS_OF_KIND[kind]:
+            for path in sorted(sample_dir.glob(f"{stem}.*h5")):
+                if path.name == f"{stem}.h5" or path.name.startswith(f"{stem}.part-"):
+                    path.unlink()
+                    removed.append(str(path.relative_to(ws.root)))
+        if sample_dir.is_dir() and not any(sample_dir.iterdir()):
+            shutil.rmtree(sample_dir)
+    return removed

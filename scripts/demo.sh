@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# The end-to-end demo behind `make demo`: bundled synthetic corpus + tiny random-weight models
+# through every step of the pipeline. Numbers from it show that the pipeline runs; they say
+# nothing about real speech models (the weights are random, the speech is synthetic).
+set -euo pipefail
+LWA=${LWA:-lwa}
+DEMO_DIR=${DEMO_DIR:-demo-run}
+export LWA_WORKSPACE="$DEMO_DIR/workspace"
+M=demo_wav2vec2
+CKPT="$DEMO_DIR/models/$M"
+mkdir -p "$DEMO_DIR"
+
+step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+
+step "bundled corpus and tiny demo models"
+$LWA demo corpus "$DEMO_DIR/corpus"
+$LWA demo models "$DEMO_DIR/models"
+
+step "alignments and samples"
+$LWA prepare-alignments --corpus "$DEMO_DIR/corpus/LibriSpeech" \
+  --alignments "$DEMO_DIR/corpus/alignments" --split dev-clean --split train-clean
+$LWA sample frame --split dev-clean --utterances 40
+$LWA sample phone --split dev-clean
+$LWA sample word --split dev-clean --words 60
+$LWA sample phone --split train-clean
+$LWA sample word --split train-clean --words 60
+$LWA sample wordsim --split train-clean --instances 20
+
+step "feature extraction ($M)"
+$LWA extract --model $M --checkpoint "$CKPT" --split dev-clean --span frame
+$LWA extract --model $M --checkpoint "$CKPT" --split dev-clean --span frame --rep local
+for span in phone word; do
+  for split in dev-clean train-clean; do
+    $LWA extract --model $M --checkpoint "$CKPT" --split $split --span $span
+  done
+done
+$LWA extract --model $M --checkpoint "$CKPT" --split train-clean --span wordsim
+# A second model, extracted in two shards and combined, for the inter-model CCA.
+for i in 0 1; do
+  $LWA extract --model demo_hubert --checkpoint "$DEMO_DIR/models/demo_hubert.pt" \
+    --split dev-clean --span frame --shard $i/2
+done
+$LWA combine --model demo_hubert --split dev-clean --span frame
+
+step "analyses"
+$LWA embeddings one-hot --words 60
+$LWA cca mel --model $M
+$LWA cca intra --model $M
+$LWA cca inter --model $M --other-model demo_hubert
+$LWA cca phone --model $M
+$LWA cca word --model $M
+$LWA mi phone --model $M --clusters 40
+$LWA mi word --model $M --clusters 40
+$LWA wordsim --model $M
+
+step "report"
+$LWA report --out "$DEMO_DIR/report"
+echo
+echo "Demo finished: workspace in $LWA_WORKSPACE, report in $DEMO_DIR/report/index.html"
