@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
-import tempfile
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -39,9 +39,8 @@ def atomic_path(path: Path, suffix: str = "") -> Iterator[Path]:
     crash leaves at most a stray ``.tmp`` file that no reader ever opens.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f"{suffix}.tmp", dir=path.parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
+    # A fresh unique name (not mkstemp, whose 0600 mode would ignore the user's umask).
+    tmp_path = path.parent / f".{path.name}.{uuid.uuid4().hex}{suffix}.tmp"
     try:
         yield tmp_path
         os.replace(tmp_path, path)
