@@ -17,9 +17,6 @@ from lwa_cli.cli.common import (
     state,
 )
 from lwa_cli.cli.data import _complete_split
-from lwa_cli.pipeline.embeddings import store_one_hot, store_word_vectors
-from lwa_cli.pipeline.mi import run_mi
-from lwa_cli.pipeline.wordsim import run_wordsim
 
 embeddings_app = typer.Typer(help="Store embedding maps (one-hot, GloVe, AGWE) in the workspace.",
                              no_args_is_help=True)
@@ -42,6 +39,8 @@ def one_hot_cmd(ctx: typer.Context,
                 words: int = typer.Option(500, "--words", help="Top-W words to encode."),
                 as_json: bool = typer.Option(False, "--json")) -> None:
     """One-hot codes of the 39 phones and of the top-W words."""
+    from lwa_cli.pipeline.embeddings import store_one_hot
+
     st = state(ctx)
     _show_embeddings(store_one_hot(st.workspace, words=words, reporter=st.reporter), as_json)
 
@@ -53,6 +52,8 @@ def _vectors_command(name: str, what: str):
                 all_words: bool = typer.Option(False, "--all-words",
                                                help="Keep words absent from the corpus too."),
                 as_json: bool = typer.Option(False, "--json")) -> None:
+        from lwa_cli.pipeline.embeddings import store_word_vectors
+
         st = state(ctx)
         _show_embeddings([store_word_vectors(st.workspace, name, path, all_words=all_words,
                                              reporter=st.reporter)], as_json)
@@ -100,6 +101,8 @@ def mi(ctx: typer.Context,
        force: bool = typer.Option(False, "--force", help="Recompute stored results."),
        as_json: bool = typer.Option(False, "--json")) -> None:
     """Mutual information between k-means clusters of segments and their labels."""
+    from lwa_cli.pipeline.mi import run_mi
+
     st = state(ctx)
     records = run_mi(st.workspace, model=model, span=span, layers=layer, clusters=clusters,
                      iteration=iteration, train_split=train_split,
@@ -121,6 +124,8 @@ def wordsim(ctx: typer.Context,
                 [], "--benchmark", help="Extra benchmark NAME=PATH (word1 word2 score)."),
             as_json: bool = typer.Option(False, "--json")) -> None:
     """Word similarity (Spearman ρ) of static word embeddings built from each layer."""
+    from lwa_cli.pipeline.wordsim import run_wordsim
+
     st = state(ctx)
     records = run_wordsim(st.workspace, model=model, split=split, sample=sample, layers=layer,
                           benchmarks=parse_named_paths(benchmark), reporter=st.reporter)

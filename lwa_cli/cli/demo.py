@@ -28,3 +28,22 @@ def corpus(dest: Path = typer.Argument(..., help="Directory to write LibriSpeech
     else:
         out_console.print(f"demo corpus ({', '.join(written.splits)}): audio in "
                           f"{written.corpus_root}, alignments in {written.alignments_root}")
+
+
+@demo_app.command("models")
+def models(dest: Path = typer.Argument(..., help="Directory to write the checkpoints into."),
+           seed: int = typer.Option(0, "--seed", help="Seed of the random weights."),
+           as_json: bool = typer.Option(False, "--json")) -> None:
+    """Write tiny seeded random-weight checkpoints: wav2vec2 (HF directory), HuBERT
+    (fairseq .pt) and WavLM (unilm .pt)."""
+    from lwa_cli.demo.models import write_demo_models
+
+    written = write_demo_models(dest, seed=seed)
+    if as_json:
+        print_json({name: str(path) for name, path in written.items()})
+        return
+    for name, path in written.items():
+        out_console.print(f"{name}: {path}")
+    out_console.print("use e.g. `lwa extract --model demo_wav2vec2 --checkpoint "
+                      f"{written.get('demo_wav2vec2', dest)} …` (random weights: the numbers "
+                      "show the pipeline works, not what a trained model encodes)")

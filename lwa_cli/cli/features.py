@@ -15,8 +15,8 @@ from lwa_cli.cli.common import (
     state,
 )
 from lwa_cli.cli.data import _complete_split
-from lwa_cli.pipeline.combine import combine_features
-from lwa_cli.pipeline.extract import SPANS, extract_features, parse_shard
+
+SPANS = ("frame", "phone", "word", "wordsim")
 
 
 def _complete_span(incomplete: str) -> list[str]:
@@ -48,6 +48,8 @@ def extract(
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
     """Extract layer-wise features of a model over a sample (resumable, shardable)."""
+    from lwa_cli.pipeline.extract import extract_features, parse_shard
+
     st = state(ctx)
     summary = extract_features(
         st.workspace, model=model, checkpoint=checkpoint, split=split, sample=sample,
@@ -79,6 +81,8 @@ def combine(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Merge shard/subset parts of an extraction into one feature file."""
+    from lwa_cli.pipeline.combine import combine_features
+
     st = state(ctx)
     summary = combine_features(st.workspace, model=model, split=split, sample=sample,
                                span=span, rep=rep, keep_parts=keep_parts, reporter=st.reporter)

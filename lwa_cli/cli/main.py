@@ -16,9 +16,11 @@ from typer.core import TyperGroup
 
 from lwa_cli import __version__
 from lwa_cli.cli import analysis as analysis_cmds
+from lwa_cli.cli import cca as cca_cmds
 from lwa_cli.cli import data as data_cmds
 from lwa_cli.cli import demo as demo_cmds
 from lwa_cli.cli import features as feature_cmds
+from lwa_cli.cli import models as model_cmds
 from lwa_cli.cli import report as report_cmds
 from lwa_cli.cli.common import AppState, err_console
 from lwa_cli.errors import LwaError
@@ -90,9 +92,11 @@ def main(
 app.command("prepare-alignments")(data_cmds.prepare_alignments)
 app.add_typer(data_cmds.sample_app, name="sample")
 app.add_typer(demo_cmds.demo_app, name="demo")
+app.command("models")(model_cmds.models)
 app.command("extract")(feature_cmds.extract)
 app.command("combine")(feature_cmds.combine)
 app.add_typer(analysis_cmds.embeddings_app, name="embeddings")
+app.command("cca")(cca_cmds.cca)
 app.command("mi")(analysis_cmds.mi)
 app.command("wordsim")(analysis_cmds.wordsim)
 app.command("report")(report_cmds.report)

@@ -9,13 +9,12 @@ import typer
 from rich.table import Table
 
 from lwa_cli.cli.common import complete_model, out_console, print_json, state
-from lwa_cli.report import build_report
-from lwa_cli.report.plots import TITLES
-from lwa_cli.report.table import short_variants
 
 
 def _complete_analysis(incomplete: str) -> list[str]:
     """Shell completion of analysis names."""
+    from lwa_cli.report.plots import TITLES
+
     return [name for name in TITLES if name.startswith(incomplete)]
 
 
@@ -25,6 +24,8 @@ def _number(value: float) -> str:
 
 def report_table(rows: list[dict]) -> Table:
     """A rich table of aggregated rows; split and variant columns only when they differ."""
+    from lwa_cli.report.table import short_variants
+
     short = short_variants(rows)
     show_split = len({r["split"] for r in rows}) > 1
     show_variant = any(short[(r["analysis"], r["variant"])] for r in rows)
@@ -65,6 +66,8 @@ def report(ctx: typer.Context,
            as_json: bool = typer.Option(False, "--json")) -> None:
     """Gather stored results: table, results.csv/.json, a plot per analysis and index.html."""
     st = state(ctx)
+    from lwa_cli.report import build_report
+
     summary = build_report(st.workspace, out or st.workspace.root / "report",
                            models=model or None, analyses=analysis or None,
                            normalise_depth=depth, reporter=st.reporter)

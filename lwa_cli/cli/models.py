@@ -1,0 +1,29 @@
+"""`lwa models`: the model registry."""
+
+from __future__ import annotations
+
+import typer
+from rich.table import Table
+
+from lwa_cli.cli.common import out_console, print_json
+
+
+def models(as_json: bool = typer.Option(False, "--json", help="Print the registry as JSON.")
+           ) -> None:
+    """List the registered models: family, layers, width, frame rate, input normalisation."""
+    from lwa_cli.models.registry import registry_rows
+
+    rows = registry_rows()
+    if as_json:
+        print_json(rows)
+        return
+    table = Table(title="lwa model registry (use --model NAME --checkpoint PATH; *_random "
+                        "needs no checkpoint)")
+    for col in ("name", "family", "transformers class", "layers", "hidden", "frame rate",
+                "normalised input", "pre-LN"):
+        table.add_column(col, overflow="fold")
+    for r in rows:
+        table.add_row(r["name"], r["family"], r["hf_class"], r["layers"], str(r["hidden_size"]),
+                      f"{r['frame_rate_hz']:g} Hz", "yes" if r["normalize_input"] else "no",
+                      "yes" if r["pre_ln"] else "no")
+    out_console.print(table)

@@ -1,0 +1,204 @@
+"""`lwa cca EXPERIMENT`: cross-validated PWCCA of each layer against a property (SPEC §6).
+
+Experiments and their views (x = layer features, y = property):
+
+- ``mel``: C1…C7 (``frame-local``) vs the aligned log-mel; T1…TL (``frame``) vs the log-mel
+  subsampled to 20 ms (the ``mel/C7`` frames of ``frame-local``), utterance by utterance.
+- ``intra``: each T layer vs the base layer (default T0) of the same model.
+- ``inter``: the same layer of `model` and `other_model` (same frame sample).
+- ``phone`` / ``word``: segment features vs one-hot codes of their labels.
+- ``agwe`` / ``glove``: word segment features vs that embedding map (segments whose word has
+  no vector are dropped and counted).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+import numpy as np
+
+from lwa_cli import __version__
+from lwa_cli.analysis.cca import METRICS, cross_validated_pwcca
+from lwa_cli.analysis.embeddings import lookup, one_hot
+from lwa_cli.data.phones import PHONES_39
+from lwa_cli.errors import LwaError, LwaUsageError
+from lwa_cli.models.layers import parse_layers
+from lwa_cli.pipeline.extract import open_features, select_layers
+from lwa_cli.pipeline.views import RowSubset, aligned_frames
+from lwa_cli.progress import SILENT, Reporter
+from lwa_cli.workspace import Workspace
+from lwa_cli.workspace.embeddings import has_embeddings, load_embeddings
+from lwa_cli.workspace.features import FeatureFile
+from lwa_cli.workspace.results import result_exists, save_result
+
+EXPERIMENTS = ("mel", "intra", "inter", "phone", "word", "agwe", "glove")
+TOKEN_SPAN = {"phone": "phone", "word": "word", "agwe": "word", "glove": "word"}
+
+
+def result_tag(experiment: str, metric: str, mean_score: bool, base_layer: str,
+               other_model: str | None) -> str | None:
+    """File tag of a result: the non-default settings, so variants never overwrite."""
+    bits = []
+    if experiment == "inter":
+        bits.append(f"vs-{other_model}")
+    if experiment == "intra" and base_layer != "T0":
+        bits.append(f"base-{base_layer}")
+    if metric != "pwcca":
+        bits.append(metric)
+    if mean_score:
+        bits.append("mean")
+    return "-".join(bits) or None
+
+
+def _token_targets(ws: Workspace, experiment: str, labels: np.ndarray,
+                   reporter: Reporter) -> tuple[np.ndarray, np.ndarray, str]:
+    """Property view for token experiments: (targets, kept-row mask, source)."""
+    if experiment in ("phone", "word"):
+        name = f"one-hot-{experiment}"
+        if has_embeddings(ws, name):
+            vocab, vectors = load_embeddings(ws, name)
+        else:
+            vocab = np.array(PHONES_39 if experiment == "phone" else sorted(set(labels)))
+            vectors = one_hot(vocab.tolist())
+            name = "one-hot (labels of the sample)"
+    else:
+        vocab, vectors = load_embeddings(ws, experiment)
+        name = experiment
+    targets, found = lookup(labels.tolist(), vocab.tolist(), vectors)
+    dropped = int((~found).sum())
+    if dropped:
+        reporter.warn(f"{dropped} of {len(labels)} segments have no {name} vector and were "
+                      "dropped")
+    if not found.any():
+        raise LwaError(f"no segment label has a {name} vector")
+    return np.asarray(targets, dtype=np.float64), found, name
+
+
+def _views(ws: Workspace, experiment: str, layer: str, files: dict[str, FeatureFile],
+           base_layer: str):
+    """(x, y, labels) of one layer; x/y are row-sliceable and streamed by the CCA core."""
+    if experiment == "mel":
+        local = files["local"]
+        if layer.startswith("C"):
+            return local.features(layer), local.mel(layer), None
+        if "mel/C7" not in set(local.datasets()):
+            raise LwaError("cca mel of T layers pairs them with the 20 ms log-mel stored with "
+                           "C7: extract it with `lwa extract ... --span frame --rep local "
+                           "--layer C7`")
+        x, y = aligned_frames(files["frame"], f"features/{layer}", local, "mel/C7")
+        return x, y, None
+    if experiment == "intra":
+        f = files["frame"]
+        return f.features(layer), f.features(base_layer), None
+    if experiment == "inter":
+        x, y = aligned_frames(files["frame"], f"features/{layer}", files["other"],
+                              f"features/{layer}")
+        return x, y, None
+    f = files["tokens"]
+    x = f.features(layer)
+    keep = files["keep"]
+    return (x if keep.all() else RowSubset(x, np.flatnonzero(keep))), files["targets"], \
+        files["labels"][keep]
+
+
+def run_cca(ws: Workspace, experiment: str, *, model: str, split: str = "dev-clean",
+            sample: str = "1", layers: Sequence[str] | None = None, base_layer: str = "T0",
+            other_model: str | None = None, metric: str = "pwcca", mean_score: bool = False,
+            seed: int = 0, device: str = "cpu", force: bool = False,
+            reporter: Reporter = SILENT) -> list[dict]:
+    """Score each layer and store one result per layer; stored results are reused unless
+    `force`. Returns the records of the layers scored in this call."""
+    if experiment not in EXPERIMENTS:
+        raise LwaUsageError(f"unknown CCA experiment {experiment!r}; one of "
+                            f"{', '.join(EXPERIMENTS)}")
+    if metric not in METRICS:
+        raise LwaUsageError(f"--metric must be one of {', '.join(METRICS)}")
+    if experiment == "inter" and not other_model:
+        raise LwaUsageError("cca inter needs --other-model")
+    analysis = f"cca-{experiment}"
+    tag = result_tag(experiment, metric, mean_score, base_layer, other_model)
+    files: dict = {}
+    try:
+        names = _open_inputs(ws, experiment, model, split, sample, other_model, layers,
+                             base_layer, files, reporter)
+        records = []
+        with reporter.task(f"{analysis} {model}", len(names), "layer") as advance:
+            for name in names:
+                if not force and result_exists(ws, analysis, model, split, sample, name, tag):
+                    advance(1)
+                    continue
+                x, y, labels = _views(ws, experiment, name, files, base_layer)
+                t0 = time.perf_counter()
+                res = cross_validated_pwcca(x, y, labels, seed=seed, metric=metric,
+                                            mean_score=mean_score, device=device,
+                                            name=f"layer {name} of {model}")
+                record = {"analysis": analysis, "model": model, "split": split,
+                          "sample": sample, "layer": name, "score": res.score,
+                          "metric": metric, "mean_score": mean_score, "n": res.n,
+                          "dims": [res.dx, res.dy], "dims_kept": res.dims_kept,
+                          "chosen_eps": res.chosen_eps, "trial_scores": res.trial_scores,
+                          "trials_skipped": len(res.skipped), "seed": seed,
+                          "wall_seconds": round(time.perf_counter() - t0, 3),
+                          "lwa_version": __version__}
+                if experiment == "inter":
+                    record["other_model"] = other_model
+                if experiment == "intra":
+                    record["base_layer"] = base_layer
+                if "targets_source" in files:
+                    record["targets"] = files["targets_source"]
+                    record["segments_dropped"] = int((~files["keep"]).sum())
+                record["file"] = save_result(ws, record, tag=tag)
+                records.append(record)
+                advance(1)
+    finally:
+        for f in files.values():
+            if isinstance(f, FeatureFile):
+                f.close()
+    return records
+
+
+def _open_inputs(ws: Workspace, experiment: str, model: str, split: str, sample: str,
+                 other_model: str | None, layers: Sequence[str] | None, base_layer: str,
+                 files: dict, reporter: Reporter) -> list[str]:
+    """Open the feature files an experiment needs (into `files`); return the layers to score."""
+    if experiment == "mel":
+        local = files["local"] = open_features(ws, model, split, sample, "frame", "local")
+        spec = local.meta["spec"]
+        n_layers = spec["n_layers"]
+        wanted = parse_layers(list(layers), len(spec["conv_layers"]), n_layers) if layers \
+            else local.layers + [f"T{i}" for i in range(1, n_layers + 1)]
+        conv = select_layers(local, [n for n in wanted if n.startswith("C")]) \
+            if any(n.startswith("C") for n in wanted) else []
+        t_layers = [n for n in wanted if n.startswith("T")]
+        if t_layers:
+            try:
+                files["frame"] = open_features(ws, model, split, sample, "frame")
+            except LwaError as exc:
+                if layers:
+                    raise
+                reporter.warn(f"scoring conv layers only: {exc}")
+                return conv
+            t_layers = select_layers(files["frame"], t_layers) if layers else \
+                [n for n in files["frame"].layers if n.startswith("T") and n != "T0"]
+        return conv + t_layers
+    if experiment in ("intra", "inter"):
+        files["frame"] = open_features(ws, model, split, sample, "frame")
+        if experiment == "inter":
+            files["other"] = open_features(ws, other_model, split, sample, "frame")
+        names = select_layers(files["frame"], layers)
+        if experiment == "intra":
+            if base_layer not in files["frame"].layers:
+                raise LwaUsageError(f"base layer {base_layer} is not in "
+                                    f"{files['frame'].path.name}")
+            names = [n for n in names if n != base_layer and n.startswith("T")]
+        elif layers:
+            select_layers(files["other"], names)
+        else:  # models of different depths: the layers both have
+            names = [n for n in names if n in set(files["other"].layers)]
+        return names
+    files["tokens"] = open_features(ws, model, split, sample, TOKEN_SPAN[experiment])
+    labels = files["tokens"].rows("label")
+    targets, keep, source = _token_targets(ws, experiment, labels, reporter)
+    files.update(labels=labels, targets=targets, keep=keep, targets_source=source)
+    return select_layers(files["tokens"], layers)
