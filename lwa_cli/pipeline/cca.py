@@ -102,6 +102,10 @@ def _views(ws: Workspace, experiment: str, layer: str, files: dict[str, FeatureF
         files["labels"][keep]
 
 
+def _sources(files: dict) -> str:
+    return ", ".join(str(f.path) for f in files.values() if isinstance(f, FeatureFile))
+
+
 def run_cca(ws: Workspace, experiment: str, *, model: str, split: str = "dev-clean",
             sample: str = "1", layers: Sequence[str] | None = None, base_layer: str = "T0",
             other_model: str | None = None, metric: str = "pwcca", mean_score: bool = False,
@@ -132,7 +136,7 @@ def run_cca(ws: Workspace, experiment: str, *, model: str, split: str = "dev-cle
                 t0 = time.perf_counter()
                 res = cross_validated_pwcca(x, y, labels, seed=seed, metric=metric,
                                             mean_score=mean_score, device=device,
-                                            name=f"layer {name} of {model}")
+                                            name=f"layer {name} ({_sources(files)})")
                 record = {"analysis": analysis, "model": model, "split": split,
                           "sample": sample, "layer": name, "score": res.score,
                           "metric": metric, "mean_score": mean_score, "n": res.n,

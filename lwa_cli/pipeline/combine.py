@@ -72,7 +72,7 @@ def combine_features(ws: Workspace, *, model: str, split: str, sample: str, span
         try:
             with reporter.task(f"combine {stem}", len(blocks), "utt") as advance:
                 for _, f, unit, lo, hi, names in blocks:
-                    block = {n: f.dataset(n)[lo[k]:hi[k]] for k, n in enumerate(names)}
+                    block = {n: f.read(n, lo[k], hi[k]) for k, n in enumerate(names)}
                     writer.append(unit, block)
                     rows += int(hi[0] - lo[0])
                     advance(1)

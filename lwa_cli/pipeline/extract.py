@@ -151,7 +151,7 @@ def extract_features(ws: Workspace, *, model: str, checkpoint: Path | None, spli
     stem = feature_stem(span, rep)
     path = ws.features_path(model, split, sample, stem, part_name(subset, shard))
     if path.exists() and not force:
-        return ExtractSummary(str(path), "exists", [], len(units), 0, 0, 0.0, 0.0)
+        return _existing(path, layers, rep, len(units))
     if force:
         for p in (path, partial_path(path)):
             p.unlink(missing_ok=True)
@@ -200,6 +200,21 @@ def extract_features(ws: Workspace, *, model: str, checkpoint: Path | None, spli
     return ExtractSummary(str(path), "resumed" if writer.resumed else "extracted", names,
                           len(units), len(todo), rows, round(audio_seconds, 3), round(wall, 3),
                           clipped, dropped)
+
+
+def _existing(path: Path, layers: Sequence[str] | None, rep: str, n_units: int) -> ExtractSummary:
+    """A complete file is reused when it holds every requested layer; otherwise say so."""
+    with FeatureFile(path) as f:
+        spec = f.meta["spec"]
+        default = ["C"] if rep == "local" else ["T"]
+        wanted = parse_layers(list(layers) if layers else default, len(spec["conv_layers"]),
+                              spec["n_layers"])
+        missing = [name for name in wanted if name not in f.layers]
+        if missing:
+            raise LwaError(f"{path} exists with layers {', '.join(f.layers)}, not "
+                           f"{', '.join(missing)}; add --force to extract it again with the "
+                           "layers you ask for")
+        return ExtractSummary(str(path), "exists", f.layers, n_units, 0, 0, 0.0, 0.0)
 
 
 def _frame_rows(out: dict[str, np.ndarray], wave: np.ndarray,

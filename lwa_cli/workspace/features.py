@@ -95,9 +95,10 @@ class FeatureWriter:
                     f.create_dataset(name, shape=(0,), maxshape=(None,), dtype=STR, chunks=True)
                 else:
                     dt = self.dtype if arr.dtype.kind == "f" else arr.dtype
+                    row_size = max(1, int(np.prod(arr.shape[1:])))
                     f.create_dataset(name, shape=(0, *arr.shape[1:]),
                                      maxshape=(None, *arr.shape[1:]), dtype=dt,
-                                     chunks=(max(1, min(4096, 2**20 // max(1, arr[0].size))),
+                                     chunks=(max(1, min(4096, 2**20 // row_size)),
                                              *arr.shape[1:]))
             f.attrs["datasets"] = json.dumps(names)
             f["units"].create_dataset("rows", shape=(0, len(names)),
@@ -196,6 +197,13 @@ class FeatureFile:
 
     def dataset(self, name: str) -> h5py.Dataset:
         return self._file[name]
+
+    def read(self, name: str, start: int, stop: int) -> np.ndarray:
+        """Rows [start, stop) of any dataset (strings come back as numpy unicode)."""
+        ds = self._file[name]
+        if h5py.check_string_dtype(ds.dtype) is not None:
+            return np.asarray(ds.asstr()[start:stop], dtype=str)
+        return ds[start:stop]
 
 
 def find_parts(directory: Path, stem: str) -> list[Path]:
