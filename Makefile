@@ -29,7 +29,7 @@ demo: install
 
 completions: install
 	for sh in bash zsh fish; do \
-	  _LWA_COMPLETE=$${sh}_source $(BIN)/lwa > completions/lwa.$$sh; \
+	  _LWA_COMPLETE=source_$$sh $(BIN)/lwa > completions/lwa.$$sh; \
 	done
 
 clean:

@@ -26,51 +26,19 @@ from lwa_cli.data.corpus import (
 )
 from lwa_cli.data.textgrid import MalformedTextGridError
 from lwa_cli.errors import LwaError, LwaUsageError
+from tests.textgrid_text import long_textgrid, short_textgrid
 
 SR = 16000
 
 
 def textgrid_long(tiers: dict[str, list[tuple[float, float, str]]], xmax: float) -> str:
-    """Long-format TextGrid text."""
-    out = [
-        'File type = "ooTextFile"',
-        'Object class = "TextGrid"',
-        "",
-        "xmin = 0",
-        f"xmax = {xmax}",
-        "tiers? <exists>",
-        f"size = {len(tiers)}",
-        "item []:",
-    ]
-    for i, (name, items) in enumerate(tiers.items(), start=1):
-        out += [f"    item [{i}]:", '        class = "IntervalTier"', f'        name = "{name}"']
-        out += [
-            "        xmin = 0",
-            f"        xmax = {xmax}",
-            f"        intervals: size = {len(items)}",
-        ]
-        for j, (s, e, lab) in enumerate(items, start=1):
-            out += [
-                f"        intervals [{j}]:",
-                f"            xmin = {s}",
-                f"            xmax = {e}",
-            ]
-            out += [f'            text = "{lab}"']
-    return "\n".join(out) + "\n"
+    return long_textgrid(list(tiers.items()), xmax)
 
 
 def textgrid_short(tiers: dict[str, list[tuple[float, float, str]]], xmax: float) -> str:
-    """Short-format TextGrid text."""
-    out = ['File type = "ooTextFile"', 'Object class = "TextGrid"', "", "0", str(xmax)]
-    out += ["<exists>", str(len(tiers))]
-    for name, items in tiers.items():
-        out += ['"IntervalTier"', f'"{name}"', "0", str(xmax), str(len(items))]
-        for s, e, lab in items:
-            out += [str(s), str(e), f'"{lab}"']
-    return "\n".join(out) + "\n"
+    return short_textgrid(list(tiers.items()), xmax)
 
 
-# utt 1-10-0000: 2 words (hello, <unk>), 5 phones (SIL hh ah l ow); sp/spn/empty dropped.
 UTT_A = {
     "words": [(0, 0.1, ""), (0.1, 0.5, "HELLO"), (0.5, 0.8, "<unk>"), (0.8, 1.0, "")],
     "phones": [

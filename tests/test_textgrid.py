@@ -8,8 +8,7 @@ import pytest
 
 from lwa_cli.data.textgrid import MalformedTextGridError, UtteranceAlignment, read_textgrid
 from lwa_cli.errors import LwaError
-
-Tier = tuple[str, list[tuple[float, float, str]]]
+from tests.textgrid_text import long_textgrid, short_textgrid
 
 WORDS = [(0.0, 0.1, ""), (0.1, 0.5, "HELLO"), (0.5, 0.8, "<unk>"), (0.8, 1.0, "")]
 PHONES = [
@@ -22,55 +21,6 @@ PHONES = [
     (0.8, 0.9, "sp"),
     (0.9, 1.0, ""),
 ]
-
-
-def long_textgrid(tiers: list[Tier], xmax: float = 1.0) -> str:
-    """A TextGrid in Praat's long text format."""
-    lines = [
-        'File type = "ooTextFile"',
-        'Object class = "TextGrid"',
-        "",
-        "xmin = 0 ",
-        f"xmax = {xmax} ",
-        "tiers? <exists> ",
-        f"size = {len(tiers)} ",
-        "item []: ",
-    ]
-    for i, (name, intervals) in enumerate(tiers, start=1):
-        lines += [
-            f"    item [{i}]:",
-            '        class = "IntervalTier" ',
-            f'        name = "{name}" ',
-            "        xmin = 0 ",
-            f"        xmax = {xmax} ",
-            f"        intervals: size = {len(intervals)} ",
-        ]
-        for j, (start, end, label) in enumerate(intervals, start=1):
-            lines += [
-                f"        intervals [{j}]:",
-                f"            xmin = {start} ",
-                f"            xmax = {end} ",
-                f'            text = "{label}" ',
-            ]
-    return "\n".join(lines) + "\n"
-
-
-def short_textgrid(tiers: list[Tier], xmax: float = 1.0) -> str:
-    """A TextGrid in Praat's short text format."""
-    lines = [
-        'File type = "ooTextFile short"',
-        'Object class = "TextGrid"',
-        "",
-        "0",
-        str(xmax),
-        "<exists>",
-        str(len(tiers)),
-    ]
-    for name, intervals in tiers:
-        lines += ['"IntervalTier"', f'"{name}"', "0", str(xmax), str(len(intervals))]
-        for start, end, label in intervals:
-            lines += [str(start), str(end), f'"{label}"']
-    return "\n".join(lines) + "\n"
 
 
 EXPECTED = UtteranceAlignment(

@@ -41,6 +41,7 @@ from functools import cache
 from typing import Any
 
 import numpy as np
+import scipy.linalg
 from threadpoolctl import ThreadpoolController
 
 from lwa_cli.analysis.cca_stats import (
@@ -350,10 +351,6 @@ class EvalData:
         cen_y -= mean_y
         return cls(raw_x, raw_y, cen_x, cen_y, mean_x, mean_y)
 
-    @property
-    def n(self) -> int:
-        return int(self.raw_x.shape[0])
-
 
 def _variates(cen: np.ndarray, proj: np.ndarray, keep: np.ndarray, k: int) -> np.ndarray:
     """Canonical variates (n, k) = centred kept columns @ proj[:k]ᵀ, without copying columns."""
@@ -364,18 +361,26 @@ def _variates(cen: np.ndarray, proj: np.ndarray, keep: np.ndarray, k: int) -> np
     return cen @ padded.T
 
 
+def _q_transpose_times(basis: np.ndarray, data: np.ndarray) -> np.ndarray:
+    """Qᵀ · data (k, m) for Q the orthonormal factor of QR(basis) (n, k).
+
+    Householder QR as in the reference, but Q is applied without being formed (LAPACK ormqr).
+    Q is unique up to column signs, which the |·| of every caller removes.
+    """
+    product, _ = scipy.linalg.qr_multiply(basis, data.T, mode="right")
+    return product.T
+
+
 def _reference_side(variates: np.ndarray, raw: np.ndarray, means: np.ndarray,
                     rho: np.ndarray) -> float:
     """The reference's weighting of one view (SPEC §6.5); raw/means: first k kept dims."""
-    q, _ = np.linalg.qr(variates + means[None, :])
-    weights = np.abs(q.T @ raw).sum(axis=1)
+    weights = np.abs(_q_transpose_times(variates + means[None, :], raw)).sum(axis=1)
     return float(np.sum(weights / weights.sum() * rho))
 
 
 def _morcos_side(variates: np.ndarray, cen_kept: np.ndarray, rho: np.ndarray) -> float:
     """Morcos et al. (2018) weighting: |⟨orthonormalised centred variates, centred neurons⟩|."""
-    q, _ = np.linalg.qr(variates)
-    weights = np.abs(q.T @ cen_kept).sum(axis=1)
+    weights = np.abs(_q_transpose_times(variates, cen_kept)).sum(axis=1)
     return float(np.sum(weights / weights.sum() * rho))
 
 
@@ -629,6 +634,7 @@ def cross_validated_pwcca(
     mean_score: bool = False,
     device: str = "cpu",
     progress: Callable[[int], None] | None = None,
+    rows_progress: Callable[[int], None] | None = None,
     name: str | None = None,
     chunk_rows: int | None = None,
 ) -> CVResult:
@@ -652,6 +658,8 @@ def cross_validated_pwcca(
     device : "cpu" or a torch device ("cuda") for the streaming statistics.
     progress : called with 1 each time a candidate (or, for CKA, a trial) finishes;
         n_trials × n_candidates calls in a run without failures.
+    rows_progress : called with the number of rows read after each chunk of the streaming
+        pass (the calls add up to n), for a progress bar over the one pass over the data.
     name : context for error messages (e.g. "layer T3").
     chunk_rows : rows per streaming chunk (default: ~96 MiB of float64 rows).
 
@@ -716,7 +724,7 @@ def cross_validated_pwcca(
     )
     stats, collected = accumulate_split_stats(
         x, y, split_of_row, n_splits, chunk_rows=rows, device=device, name=name,
-        collect=[splits[s] for s in first_eval],
+        collect=[splits[s] for s in first_eval], on_chunk=rows_progress,
     )
     held = dict(zip(first_eval, collected, strict=True))
     _check_not_constant(stats, name)
