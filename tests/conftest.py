@@ -17,3 +17,11 @@ def golden_dir() -> Path:
     if not (path / "README.md").is_file():
         pytest.fail(f"golden files not found at {path}; set LWA_GOLDEN to shared/golden")
     return path
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """One torch thread: the tests run tiny models, where a second intra-op thread only adds
+    synchronisation cost (and stalls badly when the other core is busy)."""
+    import torch
+
+    torch.set_num_threads(1)

@@ -1,0 +1,254 @@
+"""Benchmark cross-validated PWCCA: lwa's streaming statistics against a np.cov-per-candidate
+baseline, wall time and peak memory of each.
+
+The parent process writes seeded synthetic float32 views (N × 768 and N × 80 by default, a
+shared 24-dimensional latent plus noise and non-zero means) to an HDF5 file in a temporary
+directory. Each implementation then runs in its own fresh interpreter, so its peak RSS
+(``ru_maxrss``) is its own:
+
+* ``lwa``: `lwa_cli.analysis.cca.cross_validated_pwcca` reading the HDF5 datasets in row
+  chunks (one streaming pass for per-split statistics, O(d³) per candidate).
+* ``baseline``: what the reference does: load both views as float64 (dims × N); for every
+  trial slice out the 8 training splits, and for every ε candidate recompute ``np.cov`` of the
+  stacked training views, scale, prune, ``pinv``, eigendecomposition square root and full SVD,
+  score the dev split, then score the chosen candidate on the test split. It uses the same
+  splits, trial pairs, ε order and sign convention as lwa, so both scores must agree.
+
+Both run 3 trials × 6 candidates. ``--baseline-candidates 1`` times the baseline for one
+candidate per trial only and extrapolates ×6 (the output says so).
+
+Usage (from the repository root)::
+
+    .venv/bin/python benchmarks/cca.py              # N = 100000, 768 vs 80 dims
+    .venv/bin/python benchmarks/cca.py --n 20000 --json out.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+N_TRIALS = 3
+N_CANDIDATES = 6
+
+
+def write_views(path: Path, n: int, dx: int, dy: int, seed: int) -> None:
+    """Write seeded synthetic float32 views ``x`` (n, dx) and ``y`` (n, dy) to HDF5."""
+    import h5py
+
+    rng = np.random.default_rng(seed)
+    latent_dims = 24
+    mix_x = rng.standard_normal((latent_dims, dx)) / np.sqrt(latent_dims)
+    mix_y = rng.standard_normal((latent_dims, dy)) / np.sqrt(latent_dims)
+    mean_x, mean_y = rng.normal(0.5, 1.0, dx), rng.normal(-0.3, 1.0, dy)
+    scale_x, scale_y = rng.uniform(0.5, 2.0, dx), rng.uniform(0.5, 2.0, dy)
+    with h5py.File(path, "w") as handle:
+        xs = handle.create_dataset("x", (n, dx), dtype=np.float32)
+        ys = handle.create_dataset("y", (n, dy), dtype=np.float32)
+        for start in range(0, n, 10000):
+            stop = min(start + 10000, n)
+            z = rng.standard_normal((stop - start, latent_dims))
+            xs[start:stop] = (z @ mix_x + rng.standard_normal((stop - start, dx)) * scale_x
+                              + mean_x).astype(np.float32)
+            ys[start:stop] = (z @ mix_y + 1.5 * rng.standard_normal((stop - start, dy)) * scale_y
+                              + mean_y).astype(np.float32)
+
+
+def _blas() -> list[dict]:
+    """The BLAS/OpenMP libraries loaded in this process, from threadpoolctl."""
+    from threadpoolctl import threadpool_info
+
+    keys = ("internal_api", "version", "num_threads", "architecture", "prefix")
+    return [{k: info.get(k) for k in keys} for info in threadpool_info()]
+
+
+def _protocol(n: int, seed: int) -> tuple[list[np.ndarray], list[tuple[int, int]], list[list]]:
+    """lwa's default splits, trial pairs and ε orders for ``seed`` (same as the lwa run)."""
+    from lwa_cli.analysis.cca import draw_trial_pairs, epsilon_candidates, make_splits
+
+    split_rng, pair_rng, eps_rng = np.random.default_rng(seed).spawn(3)
+    splits = make_splits(n, None, 10, split_rng)
+    pairs = draw_trial_pairs(10, pair_rng)
+    eps = [epsilon_candidates(eps_rng) for _ in pairs]
+    return splits, pairs[:N_TRIALS], eps[:N_TRIALS]
+
+
+def run_lwa(path: Path, seed: int) -> dict:
+    """Time lwa's cross-validated PWCCA on the HDF5 views."""
+    import h5py
+
+    from lwa_cli.analysis.cca import cross_validated_pwcca
+
+    with h5py.File(path, "r") as handle:
+        start = time.perf_counter()
+        result = cross_validated_pwcca(handle["x"], handle["y"], seed=seed,
+                                       n_trials=N_TRIALS, n_candidates=N_CANDIDATES)
+        wall = time.perf_counter() - start
+    return {"wall_s": wall, "score": result.score, "trial_scores": result.trial_scores,
+            "chosen_eps": result.chosen_eps, "extrapolated": False}
+
+
+def _reference_fit(view1: np.ndarray, view2: np.ndarray, eps_x: float, eps_y: float):
+    """One candidate as the reference fits it: np.cov of the stacked views, pinv, sqrtm, SVD."""
+    from lwa_cli.analysis.cca import CCAFit, align_signs
+
+    numx = view1.shape[0]
+    cov = np.cov(view1, view2)
+    sxx, sxy, syy = cov[:numx, :numx], cov[:numx, numx:], cov[numx:, numx:]
+    xmax, ymax = np.max(np.abs(sxx)), np.max(np.abs(syy))
+    sxx, syy, sxy = sxx / xmax, syy / ymax, sxy / np.sqrt(xmax * ymax)
+    x_keep = np.abs(np.diagonal(sxx)) >= eps_x
+    y_keep = np.abs(np.diagonal(syy)) >= eps_y
+    sxx = sxx[np.ix_(x_keep, x_keep)] + eps_x * np.eye(x_keep.sum())
+    syy = syy[np.ix_(y_keep, y_keep)] + eps_y * np.eye(y_keep.sum())
+    sxy = sxy[np.ix_(x_keep, y_keep)]
+
+    def sqrtm(a: np.ndarray) -> np.ndarray:
+        w, v = np.linalg.eigh(a)
+        return v @ np.diag(np.sqrt(w)) @ v.T
+
+    wx, wy = sqrtm(np.linalg.pinv(sxx)), sqrtm(np.linalg.pinv(syy))
+    u, _, vt = np.linalg.svd(wx @ sxy @ wy)
+    proj_x, proj_y = align_signs(u.T @ wx, vt @ wy)
+    return CCAFit(proj_x, proj_y, x_keep, y_keep)
+
+
+def _reference_score(fit, view1: np.ndarray, view2: np.ndarray) -> float:
+    """The reference's PWCCA of a fit on one evaluation split (views dims × n)."""
+    k = fit.k
+    mean1, mean2 = view1.mean(axis=1, keepdims=True), view2.mean(axis=1, keepdims=True)
+    p1 = fit.proj_x[:k] @ (view1[fit.x_keep] - mean1[fit.x_keep])
+    p2 = fit.proj_y[:k] @ (view2[fit.y_keep] - mean2[fit.y_keep])
+    rho = np.einsum("ij,ij->i", p1, p2) / np.sqrt(
+        np.einsum("ij,ij->i", p1, p1) * np.einsum("ij,ij->i", p2, p2))
+    if fit.kx < fit.ky:
+        acts, means, dirns = view1[fit.x_keep][:k], mean1[fit.x_keep][:k], p1
+    else:
+        acts, means, dirns = view2[fit.y_keep][:k], mean2[fit.y_keep][:k], p2
+    q, _ = np.linalg.qr((dirns + means).T)
+    weights = np.abs(q.T @ acts.T).sum(axis=1)
+    return float(np.sum(weights / weights.sum() * rho))
+
+
+def run_baseline(path: Path, seed: int, candidates: int) -> dict:
+    """Time the np.cov-per-candidate implementation on the same data and protocol."""
+    import h5py
+
+    with h5py.File(path, "r") as handle:
+        n = handle["x"].shape[0]
+        start = time.perf_counter()
+        view1 = handle["x"][:].astype(np.float64).T
+        view2 = handle["y"][:].astype(np.float64).T
+    splits, pairs, eps_lists = _protocol(n, seed)
+    scores, chosen = [], []
+    for (dev, test), eps_list in zip(pairs, eps_lists, strict=True):
+        train = np.concatenate([splits[s] for s in range(10) if s not in (dev, test)])
+        train1, train2 = view1.T[train].T, view2.T[train].T
+        dev1, dev2 = view1.T[splits[dev]].T, view2.T[splits[dev]].T
+        fits, dev_scores = [], []
+        for eps_x, eps_y in eps_list[:candidates]:
+            fit = _reference_fit(train1, train2, eps_x, eps_y)
+            fits.append(fit)
+            dev_scores.append(_reference_score(fit, dev1, dev2))
+        best = int(np.argmax(dev_scores))
+        chosen.append(eps_list[best])
+        scores.append(_reference_score(fits[best], view1.T[splits[test]].T,
+                                       view2.T[splits[test]].T))
+    wall = time.perf_counter() - start
+    extrapolated = candidates < N_CANDIDATES
+    if extrapolated:
+        wall *= N_CANDIDATES / candidates
+    return {"wall_s": wall, "score": float(np.mean(scores)), "trial_scores": scores,
+            "chosen_eps": chosen, "extrapolated": extrapolated}
+
+
+def worker(kind: str, path: Path, seed: int, candidates: int) -> dict:
+    """Run one implementation and add its peak RSS and BLAS."""
+    sys.path.insert(0, str(REPO_ROOT))
+    out = run_lwa(path, seed) if kind == "lwa" else run_baseline(path, seed, candidates)
+    out["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    out["blas"] = _blas()
+    out["kind"] = kind
+    return out
+
+
+def run_isolated(kind: str, path: Path, seed: int, candidates: int, timeout: float) -> dict:
+    """Run `worker` in a fresh interpreter and return its measurements."""
+    command = [sys.executable, __file__, "--worker", kind, "--data", str(path),
+               "--seed", str(seed), "--baseline-candidates", str(candidates)]
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout,
+                              check=False)
+    except subprocess.TimeoutExpired:
+        return {"kind": kind, "status": f"timeout after {timeout:.0f} s"}
+    if done.returncode != 0:
+        tail = done.stderr.strip().splitlines()[-1:] or ["no output"]
+        return {"kind": kind, "status": f"failed: {tail[0]}"}
+    return {**json.loads(done.stdout.strip().splitlines()[-1]), "status": "ok"}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=100000, help="number of points")
+    parser.add_argument("--dx", type=int, default=768, help="dimensions of view x")
+    parser.add_argument("--dy", type=int, default=80, help="dimensions of view y")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--baseline-candidates", type=int, default=N_CANDIDATES,
+                        choices=range(1, N_CANDIDATES + 1), metavar="1..6",
+                        help="candidates per trial the baseline really runs (rest extrapolated)")
+    parser.add_argument("--timeout", type=float, default=1800.0, help="seconds per run")
+    parser.add_argument("--json", type=Path, help="also write the measurements here")
+    parser.add_argument("--worker", choices=("lwa", "baseline"), help=argparse.SUPPRESS)
+    parser.add_argument("--data", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+
+    if args.worker:
+        print(json.dumps(worker(args.worker, args.data, args.seed, args.baseline_candidates)))
+        return 0
+
+    with tempfile.TemporaryDirectory(prefix="lwa-cca-bench-") as tmp:
+        path = Path(tmp) / "views.h5"
+        print(f"writing {args.n} x ({args.dx} + {args.dy}) float32 views ...", file=sys.stderr,
+              flush=True)
+        write_views(path, args.n, args.dx, args.dy, args.seed)
+        rows = []
+        print(f"load average before the runs: {os.getloadavg()[0]:.1f}", file=sys.stderr)
+        for kind in ("lwa", "baseline"):
+            print(f"running {kind} ...", file=sys.stderr, flush=True)
+            rows.append(run_isolated(kind, path, args.seed, args.baseline_candidates,
+                                     args.timeout))
+    load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
+    print(f"cpus: {os.cpu_count()} (load average after the runs: {load}), python "
+          f"{sys.version.split()[0]}, N = {args.n}, dims {args.dx} vs {args.dy}, "
+          f"{N_TRIALS} trials x {N_CANDIDATES} candidates")
+    for row in rows:
+        if row["status"] != "ok":
+            print(f"{row['kind']:<9} {row['status']}")
+            continue
+        note = (f"  (timed {args.baseline_candidates} candidate(s)/trial, extrapolated "
+                f"x{N_CANDIDATES / args.baseline_candidates:g})" if row["extrapolated"] else "")
+        print(f"{row['kind']:<9} wall {row['wall_s']:8.2f} s   peak RSS {row['peak_rss_mib']:7.0f}"
+              f" MiB   score {row['score']:.10f}{note}")
+    if all(r["status"] == "ok" for r in rows):
+        lwa, base = rows
+        print(f"speed-up {base['wall_s'] / lwa['wall_s']:.1f}x; "
+              f"|score difference| {abs(base['score'] - lwa['score']):.2e}")
+        for lib in lwa["blas"]:
+            print(f"blas: {lib}")
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
