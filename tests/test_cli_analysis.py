@@ -158,3 +158,16 @@ def test_models_command_lists_the_registry(ws):
     names = {r["name"] for r in rows}
     assert {"wav2vec_base", "hubert_large", "wavlm_base_plus", "xlsr_300m",
             "data2vec_base_random"} <= names
+
+
+def test_nan_features_are_an_error_naming_layer_and_file(ws):
+    src = ws / "features" / M / "dev-clean" / "sample-1" / "phone.h5"
+    dst_dir = ws / "features" / "nanmodel" / "dev-clean" / "sample-1"
+    dst_dir.mkdir(parents=True)
+    dst = dst_dir / "phone.h5"
+    dst.write_bytes(src.read_bytes())
+    with h5py.File(dst, "a") as f:
+        f["features/T1"][3, 0] = np.nan
+    res = lwa(ws, "cca", "phone", "--model", "nanmodel", "--layer", "T1", code=1)
+    assert "NaN" in res.output and "T1" in res.output and "nanmodel" in res.output
+    assert not (ws / "results" / "cca-phone" / "nanmodel").exists()
