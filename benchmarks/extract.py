@@ -44,17 +44,35 @@ def _peak_rss_mb() -> float:
 
 
 def run_lwa(ws_root: str) -> dict:
+    from contextlib import contextmanager
+
+    import psutil
+
     from lwa_cli.models.loading import load_model
     from lwa_cli.pipeline.extract import extract_features
+    from lwa_cli.progress import Reporter
     from lwa_cli.workspace import Workspace
+
+    process = psutil.Process()
+    rss_after_each: list[float] = []
+
+    class RssProbe(Reporter):
+        """Records the resident memory after every utterance."""
+
+        @contextmanager
+        def task(self, description, total, unit=""):
+            yield lambda n=1, seconds=0.0: rss_after_each.append(
+                process.memory_info().rss / 2**20)
 
     ws = Workspace(ws_root)
     lm = load_model(MODEL, None, device="cpu", seed=0)
     t0 = time.perf_counter()
     summary = extract_features(ws, model=MODEL, checkpoint=None, split="dev-clean", sample="1",
-                               span="frame", loaded=lm, force=True)
+                               span="frame", loaded=lm, force=True, reporter=RssProbe())
     return {"wall": time.perf_counter() - t0, "audio_seconds": summary.audio_seconds,
-            "layers": len(summary.layers), "rss_mb": _peak_rss_mb()}
+            "layers": len(summary.layers), "rss_mb": _peak_rss_mb(),
+            "rss_first_mb": rss_after_each[0], "rss_last_mb": rss_after_each[-1],
+            "rss_max_mb": max(rss_after_each)}
 
 
 def run_bare(ws_root: str) -> dict:
@@ -113,7 +131,9 @@ def main() -> None:
     print(f"lwa extract            : {m['wall']:7.2f} s  peak RSS {m['rss_mb']:7.0f} MB")
     print(f"ratio lwa / bare       : {m['wall'] / b['wall']:.3f}  (target <= 1.15)")
     print(f"lwa peak RSS with {args.utterances // 2} vs {args.utterances} utterances: "
-          f"{half['rss_mb']:.0f} MB vs {m['rss_mb']:.0f} MB")
+          f"{half['rss_mb']:.0f} MB vs {m['rss_mb']:.0f} MB (peaks follow the longest utterance)")
+    print(f"lwa RSS after the first utterance {m['rss_first_mb']:.0f} MB, after the last "
+          f"{m['rss_last_mb']:.0f} MB, max between {m['rss_max_mb']:.0f} MB")
 
 
 if __name__ == "__main__":

@@ -28,6 +28,8 @@ from lwa_cli.workspace.tables import STR
 
 KIND = "features"
 PARTIAL_SUFFIX = ".partial"
+# Room for the partly filled chunk of every dataset being appended to.
+_CACHE = {"rdcc_nbytes": 64 * 2**20, "rdcc_nslots": 10007}
 
 
 def partial_path(path: Path) -> Path:
@@ -54,7 +56,7 @@ class FeatureWriter:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         if self.tmp.exists():
             try:
-                f = h5py.File(self.tmp, "r+")
+                f = h5py.File(self.tmp, "r+", **_CACHE)
                 if json_attr(f, "meta") == json.loads(json.dumps(self.meta)):
                     self.resumed = True
                     self._truncate_to_finished(f)
@@ -63,7 +65,7 @@ class FeatureWriter:
             except (OSError, KeyError, ValueError):
                 pass  # unreadable after a kill mid-write: start afresh
             self.tmp.unlink()
-        f = h5py.File(self.tmp, "w")
+        f = h5py.File(self.tmp, "w", **_CACHE)
         stamp_h5(f, KIND, meta=self.meta, complete=False)
         units = f.create_group("units")
         units.create_dataset("index", shape=(0,), maxshape=(None,), dtype=np.int64)
@@ -95,7 +97,9 @@ class FeatureWriter:
                     f.create_dataset(name, shape=(0,), maxshape=(None,), dtype=STR, chunks=True)
                 else:
                     dt = self.dtype if arr.dtype.kind == "f" else arr.dtype
-                    row_size = max(1, int(np.prod(arr.shape[1:])))
+                    # ~1 MiB chunks: small enough for HDF5's chunk cache, so appending one
+                    # utterance never re-reads and re-writes a whole chunk from disk.
+                    row_size = max(1, int(np.prod(arr.shape[1:]))) * np.dtype(dt).itemsize
                     f.create_dataset(name, shape=(0, *arr.shape[1:]),
                                      maxshape=(None, *arr.shape[1:]), dtype=dt,
                                      chunks=(max(1, min(4096, 2**20 // row_size)),
