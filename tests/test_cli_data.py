@@ -140,13 +140,16 @@ def test_sample_wordsim_is_capped_per_word(demo):
     assert max(counts.values()) == 4 and len(counts) == 150
 
 
-def test_replacing_a_sample_needs_force_and_is_seeded(demo):
+def test_same_sample_is_reused_other_needs_force_and_is_seeded(demo):
     _, ws = demo
     args = ["sample", "frame", "--split", "dev-clean", "--utterances", "5", "--sample", "r"]
     lwa(ws, *args, "--seed", "1")
-    res = lwa(ws, *args, "--seed", "1", code=1)
-    assert "--force" in res.output
     path = ws / "samples" / "dev-clean" / "frame-r.h5"
+    stamp = path.stat().st_mtime_ns
+    lwa(ws, *args, "--seed", "1")  # the same request again: reused, not redrawn
+    assert path.stat().st_mtime_ns == stamp
+    res = lwa(ws, *args, "--seed", "2", code=1)
+    assert "--force" in res.output
     with h5py.File(path) as f:
         first = f["utterances/id"].asstr()[...].tolist()
     lwa(ws, *args, "--seed", "2", "--force")
@@ -181,3 +184,10 @@ def test_real_subprocess_lwa(demo):
     bad = subprocess.run([*cmd, "sample", "frame", "--split", "nope"], capture_output=True,
                          text=True, env=env, timeout=60)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
+
+
+def test_debug_shows_the_exception_instead_of_one_line(tmp_path):
+    result = runner.invoke(app, ["--debug", "-w", str(tmp_path / "none"), "sample", "frame",
+                                 "--split", "dev-clean"])
+    assert result.exit_code != 0
+    assert type(result.exception).__name__ == "LwaError"

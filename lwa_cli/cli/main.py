@@ -7,7 +7,6 @@ a traceback is shown only with ``--debug``.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import click
@@ -53,8 +52,7 @@ class LwaGroup(TyperGroup):
 
 
 def _debug(ctx: click.Context) -> bool:
-    state = ctx.obj
-    return bool(getattr(state, "debug", False)) or "--debug" in sys.argv
+    return bool(getattr(ctx.obj, "debug", False))
 
 
 app = typer.Typer(

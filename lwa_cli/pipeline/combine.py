@@ -37,6 +37,12 @@ def combine_features(ws: Workspace, *, model: str, split: str, sample: str, span
     stem = feature_stem(span, rep)
     directory = ws.features_dir(model, split, sample)
     parts = find_parts(directory, stem)
+    out_path = ws.features_path(model, split, sample, stem)
+    if not parts and out_path.is_file():
+        reporter.info(f"{out_path.name} is already complete; nothing to combine")
+        with FeatureFile(out_path) as done:
+            unit_rows = done.unit_rows()[1]
+        return CombineSummary(str(out_path), 0, len(unit_rows), int(unit_rows[:, 0].sum()))
     if not parts:
         unfinished = find_partials(directory, stem)
         hint = (f"; unfinished: {', '.join(p.name for p in unfinished)} (rerun those "
@@ -55,7 +61,6 @@ def combine_features(ws: Workspace, *, model: str, split: str, sample: str, span
             raise LwaError(f"the parts were extracted from an older {span} sample {sample!r}; "
                            "extract them again")
         _check_coverage(files, smp, span)
-        out_path = ws.features_path(model, split, sample, stem)
         meta = {k: v for k, v in ref.items() if k not in ("part", "units")}
         meta["part"] = None
         meta["combined_from"] = [p.name for p in parts]

@@ -9,8 +9,10 @@ partial file, so memory stays flat and a killed run continues where it stopped.
 
 from __future__ import annotations
 
+import ctypes
+import functools
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -54,6 +56,22 @@ class ExtractSummary:
     wall_seconds: float
     clipped_segments: int = 0
     dropped_segments: int = 0
+
+
+def _malloc_trim() -> Callable[[], object]:
+    """glibc's malloc_trim, or a no-op elsewhere.
+
+    Utterances of different lengths leave torch's freed activations fragmented in glibc's
+    heap, so a long run's RSS grows by tens of MB per utterance (a bare transformers loop
+    does the same); trimming after each utterance keeps memory flat.
+    """
+    try:
+        return functools.partial(ctypes.CDLL("libc.so.6").malloc_trim, 0)
+    except (OSError, AttributeError):
+        return lambda: None
+
+
+release_memory = _malloc_trim()
 
 
 def feature_stem(span: str, rep: str) -> str:
@@ -150,8 +168,12 @@ def extract_features(ws: Workspace, *, model: str, checkpoint: Path | None, spli
     units, tokens = _work_units(smp, subset, shard)
     stem = feature_stem(span, rep)
     path = ws.features_path(model, split, sample, stem, part_name(subset, shard))
-    if path.exists() and not force:
-        return _existing(path, layers, rep, len(units))
+    whole = ws.features_path(model, split, sample, stem)
+    if not force:
+        # A part is done too when the combined file that it went into exists.
+        for done in (path, whole):
+            if done.exists():
+                return _existing(done, layers, rep, len(units))
     if force:
         for p in (path, partial_path(path)):
             p.unlink(missing_ok=True)
@@ -184,7 +206,9 @@ def extract_features(ws: Workspace, *, model: str, checkpoint: Path | None, spli
                     block, n_clip, n_drop = _token_rows(smp, tokens, unit, out, span)
                     clipped, dropped = clipped + n_clip, dropped + n_drop
                 writer.append(unit, block)
-                rows += len(next(iter(block.values())))
+                del out, block
+                release_memory()
+                rows += writer.last_rows
                 audio_seconds += len(wave) / 16000
                 advance(1, seconds=len(wave) / 16000)
         wall = time.perf_counter() - t0

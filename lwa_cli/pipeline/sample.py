@@ -18,6 +18,7 @@ from lwa_cli.workspace.alignments import has_alignments, load_inventory
 from lwa_cli.workspace.samples import (
     Sample,
     invalidate_features,
+    load_sample,
     sample_exists,
     save_sample,
 )
@@ -25,19 +26,28 @@ from lwa_cli.workspace.samples import (
 DEFAULT_MAX_SUBSET_SECONDS = 10000.0
 
 
-def _guard_replace(ws: Workspace, split: str, kind: str, name: str, force: bool,
-                   reporter: Reporter) -> None:
-    """Replacing a sample needs `force`, and then drops the features extracted from it."""
+def _existing(ws: Workspace, split: str, kind: str, name: str, seed: int, request: dict,
+              force: bool, reporter: Reporter) -> Sample | None:
+    """An existing sample drawn with the same seed and options is reused (a rerun is a no-op).
+
+    Replacing one drawn differently needs `force`, and then drops the features extracted
+    from it, since they would no longer match.
+    """
     if not sample_exists(ws, split, kind, name):
-        return
+        return None
     if not force:
+        old = load_sample(ws, split, kind, name)
+        if old.seed == seed and all(old.params.get(k) == v for k, v in request.items()):
+            reporter.info(f"{kind} sample {name!r} of {split} exists (same seed and options)")
+            return old
         raise LwaError(
-            f"{kind} sample {name!r} of {split} exists; features extracted from it would no "
-            "longer match. Use --force to replace it (this deletes those features) or pick "
-            "another --sample name")
+            f"{kind} sample {name!r} of {split} exists with other options or seed; features "
+            "extracted from it would no longer match. Use --force to replace it (this deletes "
+            "those features) or pick another --sample name")
     removed = invalidate_features(ws, split, kind, name)
     if removed:
         reporter.warn(f"removed {len(removed)} feature file(s) extracted from the old sample")
+    return None
 
 
 def _token_sample(aligned: SplitAlignments, segments: Segments, picked: np.ndarray, *,
@@ -84,7 +94,9 @@ def sample_frames(ws: Workspace, split: str, name: str, *, utterances: int = 500
     """Sample `utterances` random utterances of `split` for frame-level extraction."""
     if utterances < 1:
         raise LwaUsageError("--utterances must be at least 1")
-    _guard_replace(ws, split, "frame", name, force, reporter)
+    request = {"utterances": utterances}
+    if old := _existing(ws, split, "frame", name, seed, request, force, reporter):
+        return old
     aligned = load_split(ws, split, reporter)
     picked = sampling.sample_utterances(len(aligned.utt_ids), utterances,
                                         np.random.default_rng(seed))
@@ -92,7 +104,7 @@ def sample_frames(ws: Workspace, split: str, name: str, *, utterances: int = 500
         reporter.warn(f"{split} has {len(aligned.utt_ids)} utterances; using all of them")
     sample = Sample(split=split, kind="frame", name=name, seed=seed,
                     utt_ids=aligned.utt_ids[picked], audio_paths=aligned.audio_paths[picked],
-                    durations=aligned.durations[picked], params={"utterances": utterances})
+                    durations=aligned.durations[picked], params=request)
     save_sample(ws, sample)
     return sample
 
@@ -102,7 +114,9 @@ def sample_phones(ws: Workspace, split: str, name: str, *, seed: int = 0,
                   reporter: Reporter = SILENT) -> Sample:
     """Sample phone segments of the 39 phones (SPEC §3 count rules for dev and train)."""
     _check_subset_seconds(max_subset_seconds)
-    _guard_replace(ws, split, "phone", name, force, reporter)
+    request = {"max_subset_seconds": max_subset_seconds}
+    if old := _existing(ws, split, "phone", name, seed, request, force, reporter):
+        return old
     aligned = load_split(ws, split, reporter)
     picked = sampling.sample_phone_tokens(aligned.phones.label, is_train_split(split),
                                           np.random.default_rng(seed))
@@ -119,7 +133,9 @@ def sample_words(ws: Workspace, split: str, name: str, *, words: int = 500, seed
     if words < 1:
         raise LwaUsageError("--words must be at least 1")
     _check_subset_seconds(max_subset_seconds)
-    _guard_replace(ws, split, "word", name, force, reporter)
+    request = {"words": words, "max_subset_seconds": max_subset_seconds}
+    if old := _existing(ws, split, "word", name, seed, request, force, reporter):
+        return old
     aligned = load_split(ws, split, reporter)
     labels, _ = train_inventory(ws, split, "words", reporter)
     top = sampling.select_top_words(labels, words)
@@ -150,9 +166,12 @@ def sample_wordsim(ws: Workspace, split: str, name: str, *,
     _check_subset_seconds(max_subset_seconds)
     if not is_train_split(split):
         reporter.warn(f"word-similarity embeddings are usually sampled from train, not {split}")
-    _guard_replace(ws, split, "wordsim", name, force, reporter)
     pairs = {n: builtin_benchmark(n) for n in ("wordsim353", "simlex999")}
     pairs.update({n: read_benchmark(p) for n, p in (benchmarks or {}).items()})
+    request = {"instances": instances, "benchmarks": sorted(pairs),
+               "max_subset_seconds": max_subset_seconds}
+    if old := _existing(ws, split, "wordsim", name, seed, request, force, reporter):
+        return old
     vocabulary = sorted({w for ps in pairs.values() for a, b, _ in ps for w in (a, b)})
     aligned = load_split(ws, split, reporter)
     picked = sampling.sample_wordsim_tokens(aligned.words.label, vocabulary, instances,

@@ -28,8 +28,8 @@ from lwa_cli.workspace.tables import STR
 
 KIND = "features"
 PARTIAL_SUFFIX = ".partial"
-# Room for the partly filled chunk of every dataset being appended to.
-_CACHE = {"rdcc_nbytes": 64 * 2**20, "rdcc_nslots": 10007}
+# Per-dataset chunk cache: room for the partly filled ~1 MiB chunk being appended to.
+_CACHE = {"rdcc_nbytes": 4 * 2**20, "rdcc_nslots": 1009}
 
 
 def partial_path(path: Path) -> Path:
@@ -50,6 +50,7 @@ class FeatureWriter:
         self.dtype = np.dtype(dtype)
         self.meta = meta
         self.resumed = False
+        self.last_rows = 0  # rows the last appended unit wrote to the first dataset
         self._file = self._open()
 
     def _open(self) -> h5py.File:
@@ -117,6 +118,7 @@ class FeatureWriter:
             ds.resize(n0 + len(arr), axis=0)
             ds[n0:] = arr.astype(object) if arr.dtype.kind in "US" else arr
             counts.append(len(arr))
+        self.last_rows = counts[0]
         for key, value in (("index", unit), ("rows", counts)):
             ds = f["units"][key]
             ds.resize(ds.shape[0] + 1, axis=0)
