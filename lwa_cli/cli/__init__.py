@@ -1,1 +1,1 @@
-"""cli"""
+"""The `lwa` command line: thin Typer commands over the Python API."""

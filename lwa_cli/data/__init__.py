@@ -1,1 +1,1 @@
-"""data"""
+"""Corpus layout, TextGrid alignments, the phone map, sampling rules and audio I/O."""

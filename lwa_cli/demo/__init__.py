@@ -1,1 +1,1 @@
-"""demo"""
+"""The bundled demo corpus and the tiny demo model builders."""

@@ -1,1 +1,1 @@
-"""features"""
+"""Pure feature numerics: segment pooling, log-mel features and conv-layer alignment."""

@@ -1,1 +1,2 @@
-"""models"""
+"""Model registry, offline checkpoint loading (HF directories, fairseq/unilm .pt) and layer
+capture."""
