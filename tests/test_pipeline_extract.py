@@ -173,6 +173,9 @@ def test_bad_requests_are_usage_errors(env):
     base = dict(model=W2V, checkpoint=models[W2V], split="dev-clean", sample="1", loaded=lm)
     with pytest.raises(LwaUsageError, match="valid layers"):
         extract_features(ws, span="frame", layers=["T9"], **base)
+    with pytest.raises(LwaUsageError, match="valid layers"):  # --force with a bad request
+        extract_features(ws, span="frame", layers=["T9"], force=True, **base)
+    assert ws.features_path(W2V, "dev-clean", "1", "frame").is_file()  # nothing was lost
     with pytest.raises(LwaUsageError, match="local"):
         extract_features(ws, span="phone", rep="local", **base)
     with pytest.raises(LwaUsageError, match="subset"):

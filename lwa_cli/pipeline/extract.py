@@ -174,13 +174,13 @@ def extract_features(ws: Workspace, *, model: str, checkpoint: Path | None, spli
         for done in (path, whole):
             if done.exists():
                 return _existing(done, layers, rep, len(units))
-    if force:
-        for p in (path, partial_path(path)):
-            p.unlink(missing_ok=True)
     lm = loaded or load_model(model, checkpoint, device=device or default_device(), seed=seed)
     default = ["C"] if rep == "local" else ["T"]
     names = parse_layers(list(layers) if layers else default, lm.n_conv, lm.n_layers)
     _check_layers(span, rep, names)
+    if force:  # only once the request is known to be valid: a bad one loses nothing
+        for p in (path, partial_path(path)):
+            p.unlink(missing_ok=True)
     meta = {"model": model, "checkpoint": lm.checkpoint, "fingerprint": lm.fingerprint,
             "spec": asdict(lm.spec), "normalize_input": lm.normalize_input,
             "split": split, "sample": sample, "sample_fingerprint": smp.fingerprint,
