@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 from pathlib import Path
 
@@ -110,6 +111,13 @@ def test_cca_phone_word_and_embedding_maps(ws, tmp_path):
     assert glove[0]["dims"] == [32, 12] and glove[0]["segments_dropped"] > 0
     res = lwa(ws, "cca", "agwe", "--model", M, code=1)
     assert "lwa embeddings agwe" in res.output
+    gz = tmp_path / "agwe.txt.gz"
+    lines = path.read_text().splitlines()
+    with gzip.open(gz, "wt") as f:  # word2vec text with a "V D" header, gzipped
+        f.write(f"{len(lines)} 12\n" + "\n".join(lines) + "\n")
+    lwa(ws, "embeddings", "agwe", "--path", str(gz))
+    agwe = lwa_json(ws, "cca", "agwe", "--model", M, "--layer", "T1")
+    assert agwe[0]["dims"] == [32, 12] and 0 < agwe[0]["score"] < 1
 
 
 def test_missing_features_say_which_extract_makes_them(ws):
