@@ -52,9 +52,10 @@ from lwa_cli.analysis.cca_stats import (
     take_rows,
 )
 from lwa_cli.analysis.similarity import linear_cka_from_cov
+from lwa_cli.choices import CCA_METRICS
 from lwa_cli.errors import LwaError, LwaUsageError
 
-METRICS = ("pwcca", "pwcca-morcos", "svcca", "cka")
+METRICS = CCA_METRICS
 SMALL_EPSILONS = (1e-10, 1e-11, 1e-9)
 LARGE_EPSILONS = (1e-8, 1e-7, 1e-6, 1e-5)
 #: Eigenvalues of Σ + εI below this fraction of the largest make the fit fail (like pinv).

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import typer
 
+from lwa_cli.choices import CCA_EXPERIMENTS, CCA_METRICS
 from lwa_cli.cli.analysis import layer_table
 from lwa_cli.cli.common import complete_layer, complete_model, out_console, print_json, state
 from lwa_cli.cli.data import _complete_split
 
-EXPERIMENTS = ("mel", "intra", "inter", "phone", "word", "agwe", "glove")
-METRICS = ("pwcca", "pwcca-morcos", "svcca", "cka")
+EXPERIMENTS = CCA_EXPERIMENTS
+METRICS = CCA_METRICS
 
 
 def _complete(options: tuple[str, ...]):

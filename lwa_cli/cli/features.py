@@ -7,6 +7,7 @@ from pathlib import Path
 
 import typer
 
+from lwa_cli.choices import SPANS
 from lwa_cli.cli.common import (
     complete_layer,
     complete_model,
@@ -15,8 +16,6 @@ from lwa_cli.cli.common import (
     state,
 )
 from lwa_cli.cli.data import _complete_split
-
-SPANS = ("frame", "phone", "word", "wordsim")
 
 
 def _complete_span(incomplete: str) -> list[str]:

@@ -21,6 +21,7 @@ import numpy as np
 from lwa_cli import __version__
 from lwa_cli.analysis.cca import METRICS, cross_validated_pwcca
 from lwa_cli.analysis.embeddings import lookup, one_hot
+from lwa_cli.choices import CCA_EXPERIMENTS
 from lwa_cli.data.phones import PHONES_39
 from lwa_cli.errors import LwaError, LwaUsageError
 from lwa_cli.models.layers import parse_layers
@@ -32,7 +33,7 @@ from lwa_cli.workspace.embeddings import has_embeddings, load_embeddings
 from lwa_cli.workspace.features import FeatureFile
 from lwa_cli.workspace.results import result_exists, save_result
 
-EXPERIMENTS = ("mel", "intra", "inter", "phone", "word", "agwe", "glove")
+EXPERIMENTS = CCA_EXPERIMENTS
 TOKEN_SPAN = {"phone": "phone", "word": "word", "agwe": "word", "glove": "word"}
 
 
@@ -75,8 +76,7 @@ def _token_targets(ws: Workspace, experiment: str, labels: np.ndarray,
     return np.asarray(targets, dtype=np.float64), found, name
 
 
-def _views(ws: Workspace, experiment: str, layer: str, files: dict[str, FeatureFile],
-           base_layer: str):
+def _views(experiment: str, layer: str, files: dict[str, FeatureFile], base_layer: str):
     """(x, y, labels) of one layer; x/y are row-sliceable and streamed by the CCA core."""
     if experiment == "mel":
         local = files["local"]
@@ -132,7 +132,7 @@ def run_cca(ws: Workspace, experiment: str, *, model: str, split: str = "dev-cle
                 if not force and result_exists(ws, analysis, model, split, sample, name, tag):
                     advance(1)
                     continue
-                x, y, labels = _views(ws, experiment, name, files, base_layer)
+                x, y, labels = _views(experiment, name, files, base_layer)
                 t0 = time.perf_counter()
                 res = cross_validated_pwcca(x, y, labels, seed=seed, metric=metric,
                                             mean_score=mean_score, device=device,

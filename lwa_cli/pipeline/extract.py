@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from lwa_cli import __version__
+from lwa_cli.choices import REPS, SPANS
 from lwa_cli.data.audio import load_audio
 from lwa_cli.errors import LwaError, LwaUsageError
 from lwa_cli.features.conv_align import align_local
@@ -37,9 +38,6 @@ from lwa_cli.workspace.features import (
     partial_path,
 )
 from lwa_cli.workspace.samples import Sample, load_sample
-
-SPANS = ("frame", "phone", "word", "wordsim")
-REPS = ("contextualized", "local")
 
 
 @dataclass(frozen=True)
@@ -189,7 +187,8 @@ def extract_features(ws: Workspace, *, model: str, checkpoint: Path | None, spli
             "units": units.tolist(), "lwa_version": __version__}
     writer = FeatureWriter(path, meta, dtype)
     try:
-        todo = [int(u) for u in units if int(u) not in writer.done_units]
+        done = writer.done_units
+        todo = [int(u) for u in units if int(u) not in done]
         if writer.resumed:
             reporter.info(f"resuming {path.name}: {len(units) - len(todo)} of {len(units)} "
                           "utterances already done")

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from lwa_cli.data import sampling
-from lwa_cli.data.alignments import Segments, SplitAlignments, inventory
+from lwa_cli.data.alignments import Segments, SplitAlignments
 from lwa_cli.data.corpus import SPLITS, expand_split, is_train_split
 from lwa_cli.errors import LwaError, LwaUsageError
 from lwa_cli.pipeline.prepare import load_split
@@ -84,9 +84,9 @@ def train_inventory(ws: Workspace, split: str, unit: str,
         labels, counts = load_inventory(ws, source, unit)
         for label, count in zip(labels.tolist(), counts.tolist(), strict=True):
             totals[label] = totals.get(label, 0) + int(count)
-    expanded = np.repeat(np.array(list(totals), dtype=str), list(totals.values())) \
-        if totals else np.array([], dtype=str)
-    return inventory(expanded)
+    ordered = sorted(totals.items(), key=lambda kv: (-kv[1], kv[0]))  # as `inventory` orders
+    return (np.array([k for k, _ in ordered], dtype=str),
+            np.array([c for _, c in ordered], dtype=np.int64))
 
 
 def sample_frames(ws: Workspace, split: str, name: str, *, utterances: int = 500, seed: int = 0,

@@ -77,13 +77,3 @@ def aligned_frames(fx: FeatureFile, dx: str, fy: FeatureFile,
     idx_x = np.concatenate([np.arange(s, s + c) for s, c in zip(start_x, common, strict=True)])
     idx_y = np.concatenate([np.arange(s, s + c) for s, c in zip(start_y, common, strict=True)])
     return RowSubset(fx.dataset(dx), idx_x), RowSubset(fy.dataset(dy), idx_y)
-
-
-def token_rows_by_index(fx: FeatureFile, fy: FeatureFile) -> tuple[np.ndarray, np.ndarray]:
-    """Row positions pairing the tokens that both token-level files hold."""
-    tx, ty = fx.rows("token_index"), fy.rows("token_index")
-    common, ix, iy = np.intersect1d(tx, ty, return_indices=True)
-    if len(common) == 0:
-        raise LwaError(f"{fx.path.name} and {fy.path.name} share no segments")
-    order = np.argsort(ix)
-    return ix[order], iy[order]

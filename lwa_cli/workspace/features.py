@@ -188,9 +188,6 @@ class FeatureFile:
             return np.asarray(ds.asstr()[...], dtype=str)
         return ds[...]
 
-    def has_rows(self, key: str) -> bool:
-        return f"rows/{key}" in self._file
-
     def units(self) -> np.ndarray:
         return self._file["units/index"][...]
 

@@ -1,0 +1,10 @@
+"""Names of the choices that commands accept.
+
+Kept free of heavy imports so the CLI (and shell completion, which runs it on every tab)
+can offer them without loading torch, scikit-learn or gensim.
+"""
+
+SPANS = ("frame", "phone", "word", "wordsim")
+REPS = ("contextualized", "local")
+CCA_EXPERIMENTS = ("mel", "intra", "inter", "phone", "word", "agwe", "glove")
+CCA_METRICS = ("pwcca", "pwcca-morcos", "svcca", "cka")
