@@ -5,6 +5,9 @@
 Anything else is a bug and shows a traceback with ``--debug``.
 """
 
+import difflib
+from collections.abc import Iterable
+
 
 class LwaError(Exception):
     """A failure with a message that says what went wrong and what to do."""
@@ -16,3 +19,9 @@ class LwaUsageError(LwaError):
     """The command line asks for something that cannot be: wrong value, range or name."""
 
     exit_code = 2
+
+
+def did_you_mean(value: str, choices: Iterable[str]) -> str:
+    """`` (did you mean X?)`` for a near miss among `choices`, else an empty string."""
+    close = difflib.get_close_matches(value, list(choices), n=1, cutoff=0.75)
+    return f" (did you mean {close[0]}?)" if close else ""

@@ -43,8 +43,57 @@ class Reporter:
 SILENT = Reporter()  # the default for API calls: reports nothing
 
 
+class PlainProgress:
+    """Progress as plain lines for logs (stderr not a terminal: a file, a SLURM log, a pipe).
+
+    A line at the start, then whenever another `step` of the total is done or `interval`
+    seconds have passed, and at the end; each line is flushed at once, so a log shows how
+    far a long run is while it runs.
+    """
+
+    def __init__(self, console: Console, description: str, total: float | None, unit: str,
+                 *, step: float = 0.1, interval: float = 30.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.console, self.description, self.total, self.unit = console, description, total, unit
+        self.step, self.interval, self.clock = step, interval, clock
+        self.start = self.last_time = clock()
+        self.done = 0.0
+        self.last_fraction = 0.0
+        self._line()
+
+    def _line(self) -> None:
+        elapsed = self.clock() - self.start
+        text = f"{self.description}: {self.done:g}"
+        if self.total:
+            fraction = self.done / self.total
+            text += f"/{self.total:g} {self.unit} ({100 * fraction:.0f}%)"
+            if 0 < fraction < 1:
+                left = elapsed * (1 - fraction) / fraction
+                text += f", {elapsed:.0f} s elapsed, ~{left:.0f} s left"
+            else:
+                text += f", {elapsed:.0f} s"
+        else:
+            text += f" {self.unit}, {elapsed:.0f} s"
+        self.console.print(text, highlight=False, soft_wrap=True, markup=False)
+        self.console.file.flush()
+        self.last_time = self.clock()
+
+    def advance(self, n: float = 1, seconds: float = 0.0) -> None:
+        self.done += n
+        now = self.clock()
+        fraction = self.done / self.total if self.total else 0.0
+        finished = bool(self.total) and self.done >= self.total
+        if finished or fraction - self.last_fraction >= self.step - 1e-12 or \
+                now - self.last_time >= self.interval:
+            self.last_fraction = fraction
+            self._line()
+
+
 class RichReporter(Reporter):
-    """Draws rich progress bars on stderr; `quiet` silences bars and info, not warnings."""
+    """Progress and messages on stderr: rich bars on a terminal, plain lines in a log.
+
+    `quiet` silences progress, info and warnings: only errors (raised) and data remain.
+    """
 
     def __init__(self, console: Console | None = None, quiet: bool = False) -> None:
         self.console = console or Console(stderr=True)
@@ -55,6 +104,9 @@ class RichReporter(Reporter):
     def task(self, description: str, total: float | None, unit: str = "") -> Iterator[Advance]:
         if self.quiet:
             yield lambda n=1, seconds=0.0: None
+            return
+        if not self.console.is_terminal:
+            yield PlainProgress(self.console, description, total, unit).advance
             return
         columns = [SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(),
                    MofNCompleteColumn(), TextColumn("{task.fields[rate]}"),
@@ -78,8 +130,10 @@ class RichReporter(Reporter):
 
     def warn(self, message: str) -> None:
         self.warnings.append(message)
-        self.console.print(f"[yellow]warning:[/yellow] {message}", highlight=False)
+        if not self.quiet:
+            self.console.print(f"[yellow]warning:[/yellow] {message}", highlight=False,
+                               soft_wrap=True)
 
     def info(self, message: str) -> None:
         if not self.quiet:
-            self.console.print(message, highlight=False)
+            self.console.print(message, highlight=False, soft_wrap=True)

@@ -21,6 +21,7 @@ from typer.testing import CliRunner
 
 from lwa_cli.cli.main import app
 from lwa_cli.demo.corpus import write_demo_corpus
+from lwa_cli.workspace import FORMAT_VERSION
 
 runner = CliRunner()
 DROP = {"", "sp", "spn"}
@@ -63,7 +64,7 @@ def test_prepare_writes_alignments_with_hand_counted_segments(demo):
     for split in ("dev-clean", "train-clean-100"):
         phones, words, n_utts = _count_by_hand(corpus.alignments_root, split)
         with h5py.File(ws / "alignments" / f"{split}.h5") as f:
-            assert f.attrs["lwa_format_version"] == 1
+            assert f.attrs["lwa_format_version"] == FORMAT_VERSION
             assert len(f["utterances/id"]) == n_utts
             assert len(f["phones/label"]) == sum(phones.values())
             assert len(f["words/label"]) == sum(words.values())

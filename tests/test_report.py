@@ -29,8 +29,14 @@ from lwa_cli.report.table import (
     short_variants,
     tidy_rows,
 )
-from lwa_cli.workspace import Workspace
-from lwa_cli.workspace.results import save_result
+from lwa_cli.workspace import FORMAT_VERSION, Workspace
+from lwa_cli.workspace.results import save_result as _save_result
+
+
+def save_result(ws, record, **kw):
+    """Store a synthetic result as current: no input files, a provenance digest."""
+    return _save_result(ws, {"inputs": {}, "options": {}, "provenance": "synthetic", **record},
+                        **kw)
 
 BASE_LAYERS = [f"C{i}" for i in range(1, 8)] + [f"T{i}" for i in range(13)]
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -280,8 +286,9 @@ def test_html_is_self_contained_and_escaped(ws, tmp_path):
     evil = ws.results_dir() / "cca-mel" / "evil" / "train-clean" / "sample-1"
     evil.mkdir(parents=True)
     (evil / "T1.json").write_text(json.dumps({
-        "lwa_format_version": 1, "analysis": "cca-mel", "model": "<b>$x$&", "split":
-        "train-clean", "sample": "1", "layer": "T1", "score": 0.5}))
+        "lwa_format_version": FORMAT_VERSION, "analysis": "cca-mel", "model": "<b>$x$&",
+        "split": "train-clean", "sample": "1", "layer": "T1", "score": 0.5, "inputs": {},
+        "provenance": "synthetic"}))
     summary = build_report(ws, tmp_path / "out")
     page = summary.html.read_text()
     assert "http://" not in page and "https://" not in page

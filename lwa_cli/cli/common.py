@@ -3,19 +3,57 @@
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import typer
-from rich.console import Console
+from rich.console import Console, ConsoleDimensions
+from typer.core import TyperCommand, TyperGroup
 
 from lwa_cli.errors import LwaUsageError
 from lwa_cli.progress import RichReporter
 from lwa_cli.workspace import Workspace
 
+# Data (tables, JSON) go to stdout; status, progress, warnings and errors to stderr.
 err_console = Console(stderr=True)
-out_console = Console()
+_UNLIMITED = 1 << 14  # a table on a pipe or in a file is never cut to the terminal width
+
+
+class _DataConsole(Console):
+    """stdout console: terminal width on a terminal, full width (no truncation) elsewhere."""
+
+    @property
+    def size(self) -> ConsoleDimensions:  # evaluated at each print: piped or not may change
+        size = super().size
+        return size if self.is_terminal else ConsoleDimensions(_UNLIMITED, size.height)
+
+    @size.setter
+    def size(self, new_size: tuple[int, int]) -> None:
+        Console.size.fset(self, new_size)
+
+
+out_console = _DataConsole()
+
+
+class _PlainFlags:
+    """Help shows a flag as ``--force``, not ``--force <bool>`` (newer typer adds the type)."""
+
+    def get_params(self, ctx):
+        params = super().get_params(ctx)
+        for param in params:
+            if getattr(param, "is_flag", False) and getattr(param, "metavar", None) is None:
+                param.metavar = ""
+        return params
+
+
+class LwaCommand(_PlainFlags, TyperCommand):
+    """Every lwa command's class."""
+
+
+class PlainFlagsGroup(_PlainFlags, TyperGroup):
+    """Every lwa command group's class."""
 
 
 @dataclass
@@ -30,6 +68,11 @@ class AppState:
     def reporter(self) -> RichReporter:
         return RichReporter(err_console, quiet=self.quiet)
 
+    def say(self, message: str) -> None:
+        """A status line on stderr (not data: `--quiet` silences it)."""
+        if not self.quiet:
+            err_console.print(message, highlight=False, soft_wrap=True)
+
 
 def state(ctx: typer.Context) -> AppState:
     """The global state of the running command (set by the `lwa` callback)."""
@@ -42,6 +85,7 @@ def state(ctx: typer.Context) -> AppState:
 def print_json(data: Any) -> None:
     """Machine-readable output on stdout (no colour, no wrapping)."""
     typer.echo(json.dumps(data, indent=1, sort_keys=True, default=_jsonable))
+    sys.stdout.flush()
 
 
 def _jsonable(value: Any) -> Any:
@@ -74,3 +118,47 @@ def complete_layer(incomplete: str) -> list[str]:
     """Shell completion of layer names (the largest models' range)."""
     names = ["all", "C", "T", *(f"C{i}" for i in range(1, 8)), *(f"T{i}" for i in range(25))]
     return [name for name in names if name.startswith(incomplete)]
+
+
+def complete_split(incomplete: str) -> list[str]:
+    """Shell completion of split names (real and virtual)."""
+    from lwa_cli.data.corpus import SPLITS, VIRTUAL_SPLITS
+
+    return [s for s in (*SPLITS, *VIRTUAL_SPLITS) if s.startswith(incomplete)]
+
+
+def complete_from(options: tuple[str, ...]):
+    """Shell completion from a fixed list of choices."""
+    return lambda incomplete: [o for o in options if o.startswith(incomplete)]
+
+
+# Options that many commands share: one name, one default, one help text everywhere.
+def model_option(help: str = "Model name: a registry name (see `lwa models`) or your own.",
+                 ) -> Any:
+    return typer.Option(..., "--model", autocompletion=complete_model, help=help)
+
+
+def split_option(default: str | None = None,
+                 help: str = "Split (or virtual split train-clean / train).") -> Any:
+    return typer.Option(... if default is None else default, "--split",
+                        autocompletion=complete_split, help=help)
+
+
+SAMPLE_OPT = typer.Option("1", "--sample", help="Name of the sample (e.g. 1, 2 for resamples).")
+LAYER_OPT = typer.Option([], "--layer", autocompletion=complete_layer,
+                         help="Layers: T4, C3, T0-T6, T, C, all; repeatable (default: all "
+                              "extracted).")
+JSON_OPT = typer.Option(False, "--json", help="Print the result as JSON on stdout.")
+FORCE_RESULTS_OPT = typer.Option(False, "--force",
+                                 help="Recompute results even when stored ones are current.")
+DEVICE_OPT = typer.Option("auto", "--device",
+                          help="auto (cuda if available, else cpu), cpu, cuda, cuda:1, …")
+
+
+def cached_note(records: list[dict]) -> str | None:
+    """A status line saying how many of the layers were reused, or None if none were."""
+    cached = sum(1 for r in records if r.get("cached"))
+    if not cached:
+        return None
+    return (f"{cached} of {len(records)} layer(s) reused from stored results (current "
+            "provenance; --force recomputes)")

@@ -8,8 +8,17 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from lwa_cli.cli.common import out_console, parse_named_paths, print_json, state
-from lwa_cli.data.corpus import SPLITS, VIRTUAL_SPLITS
+from lwa_cli.cli.common import (
+    JSON_OPT,
+    SAMPLE_OPT,
+    LwaCommand,
+    PlainFlagsGroup,
+    complete_split,
+    out_console,
+    parse_named_paths,
+    print_json,
+    state,
+)
 from lwa_cli.pipeline.prepare import prepare_alignments as api_prepare
 from lwa_cli.pipeline.sample import (
     DEFAULT_MAX_SUBSET_SECONDS,
@@ -20,30 +29,27 @@ from lwa_cli.pipeline.sample import (
     sample_wordsim,
 )
 
-ALL_SPLITS = [*SPLITS, *VIRTUAL_SPLITS]
-
-
-def _complete_split(incomplete: str) -> list[str]:
-    return [s for s in ALL_SPLITS if s.startswith(incomplete)]
-
 
 def prepare_alignments(
     ctx: typer.Context,
     corpus: Path = typer.Option(..., "--corpus", help="LibriSpeech root (holds <split>/...)."),
     alignments: Path = typer.Option(..., "--alignments",
                                     help="TextGrid root (holds <split>/<spk>/<ch>/*.TextGrid)."),
-    split: list[str] = typer.Option(..., "--split", autocompletion=_complete_split,
+    split: list[str] = typer.Option(..., "--split", autocompletion=complete_split,
                                     help="Split to prepare; repeatable. train-clean and train "
                                          "expand to their members."),
     skip_bad: bool = typer.Option(False, "--skip-bad",
                                   help="Skip and count malformed TextGrids instead of failing."),
+    max_mismatch: float = typer.Option(
+        0.1, "--max-mismatch", min=0.0,
+        help="Largest allowed difference (s) between a TextGrid's end and its audio's length."),
     force: bool = typer.Option(False, "--force", help="Prepare again even if already done."),
-    as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+    as_json: bool = JSON_OPT,
 ) -> None:
     """Read LibriSpeech audio and MFA TextGrid alignments into the workspace."""
     st = state(ctx)
     summaries = api_prepare(st.workspace, corpus, alignments, split, skip_bad=skip_bad,
-                            force=force, reporter=st.reporter)
+                            max_mismatch=max_mismatch, force=force, reporter=st.reporter)
     if as_json:
         print_json([asdict(s) for s in summaries])
         return
@@ -59,15 +65,16 @@ def prepare_alignments(
 
 
 sample_app = typer.Typer(help="Draw a named, seeded sample of utterances or segments.",
-                         no_args_is_help=True)
+                         no_args_is_help=True, cls=PlainFlagsGroup)
 
-SplitOpt = typer.Option(..., "--split", autocompletion=_complete_split,
+SplitOpt = typer.Option(..., "--split", autocompletion=complete_split,
                         help="Split (or virtual split train-clean / train) to sample from.")
-SampleOpt = typer.Option("1", "--sample", help="Name of the sample (e.g. 1, 2 for resamples).")
+SampleOpt = SAMPLE_OPT
 SeedOpt = typer.Option(0, "--seed", help="Random seed (recorded in the workspace).")
 ForceOpt = typer.Option(False, "--force",
-                        help="Replace an existing sample (deletes features extracted from it).")
-JsonOpt = typer.Option(False, "--json", help="Print the summary as JSON.")
+                        help="Replace an existing sample (deletes the features extracted from it "
+                             "and the results computed from them).")
+JsonOpt = JSON_OPT
 SubsetOpt = typer.Option(DEFAULT_MAX_SUBSET_SECONDS, "--max-subset-seconds",
                          help="Cut the segments into subsets of at most this many seconds.")
 
@@ -85,7 +92,7 @@ def _show(sample, as_json: bool) -> None:
     out_console.print(table)
 
 
-@sample_app.command("frame")
+@sample_app.command("frame", cls=LwaCommand)
 def frame(ctx: typer.Context, split: str = SplitOpt, sample: str = SampleOpt,
           utterances: int = typer.Option(500, "--utterances", help="Number of utterances."),
           seed: int = SeedOpt, force: bool = ForceOpt, as_json: bool = JsonOpt) -> None:
@@ -95,7 +102,7 @@ def frame(ctx: typer.Context, split: str = SplitOpt, sample: str = SampleOpt,
                         force=force, reporter=st.reporter), as_json)
 
 
-@sample_app.command("phone")
+@sample_app.command("phone", cls=LwaCommand)
 def phone(ctx: typer.Context, split: str = SplitOpt, sample: str = SampleOpt,
           max_subset_seconds: float = SubsetOpt, seed: int = SeedOpt, force: bool = ForceOpt,
           as_json: bool = JsonOpt) -> None:
@@ -106,7 +113,7 @@ def phone(ctx: typer.Context, split: str = SplitOpt, sample: str = SampleOpt,
                         reporter=st.reporter), as_json)
 
 
-@sample_app.command("word")
+@sample_app.command("word", cls=LwaCommand)
 def word(ctx: typer.Context, split: str = SplitOpt, sample: str = SampleOpt,
          words: int = typer.Option(500, "--words", help="Number of most frequent words."),
          max_subset_seconds: float = SubsetOpt, seed: int = SeedOpt, force: bool = ForceOpt,
@@ -118,9 +125,9 @@ def word(ctx: typer.Context, split: str = SplitOpt, sample: str = SampleOpt,
                        reporter=st.reporter), as_json)
 
 
-@sample_app.command("wordsim")
+@sample_app.command("wordsim", cls=LwaCommand)
 def wordsim(ctx: typer.Context,
-            split: str = typer.Option("train-clean", "--split", autocompletion=_complete_split,
+            split: str = typer.Option("train-clean", "--split", autocompletion=complete_split,
                                       help="Split to take the word instances from."),
             sample: str = SampleOpt,
             instances: int = typer.Option(200, "--instances", help="Instances per word."),

@@ -6,17 +6,24 @@ from pathlib import Path
 
 import typer
 
-from lwa_cli.cli.common import out_console, print_json
+from lwa_cli.cli.common import (
+    JSON_OPT,
+    LwaCommand,
+    PlainFlagsGroup,
+    err_console,
+    out_console,
+    print_json,
+)
 
 demo_app = typer.Typer(help="Write the bundled demo corpus and tiny demo models.",
-                       no_args_is_help=True)
+                       no_args_is_help=True, cls=PlainFlagsGroup)
 
 
-@demo_app.command("corpus")
+@demo_app.command("corpus", cls=LwaCommand)
 def corpus(dest: Path = typer.Argument(..., help="Directory to write LibriSpeech/ and "
                                                  "alignments/ into."),
            force: bool = typer.Option(False, "--force", help="Restore modified files."),
-           as_json: bool = typer.Option(False, "--json")) -> None:
+           as_json: bool = JSON_OPT) -> None:
     """Write the bundled synthetic speech corpus (LibriSpeech layout + TextGrids)."""
     from lwa_cli.demo.corpus import write_demo_corpus
 
@@ -26,14 +33,14 @@ def corpus(dest: Path = typer.Argument(..., help="Directory to write LibriSpeech
     if as_json:
         print_json(info)
     else:
-        out_console.print(f"demo corpus ({', '.join(written.splits)}): audio in "
+        err_console.print(f"demo corpus ({', '.join(written.splits)}): audio in "
                           f"{written.corpus_root}, alignments in {written.alignments_root}")
 
 
-@demo_app.command("models")
+@demo_app.command("models", cls=LwaCommand)
 def models(dest: Path = typer.Argument(..., help="Directory to write the checkpoints into."),
            seed: int = typer.Option(0, "--seed", help="Seed of the random weights."),
-           as_json: bool = typer.Option(False, "--json")) -> None:
+           as_json: bool = JSON_OPT) -> None:
     """Write tiny seeded random-weight checkpoints: wav2vec2 (HF directory), HuBERT
     (fairseq .pt) and WavLM (unilm .pt)."""
     from lwa_cli.demo.models import write_demo_models
@@ -44,6 +51,6 @@ def models(dest: Path = typer.Argument(..., help="Directory to write the checkpo
         return
     for name, path in written.items():
         out_console.print(f"{name}: {path}")
-    out_console.print("use e.g. `lwa extract --model demo_wav2vec2 --checkpoint "
+    err_console.print("use e.g. `lwa extract --model demo_wav2vec2 --checkpoint "
                       f"{written.get('demo_wav2vec2', dest)} …` (random weights: the numbers "
                       "show the pipeline works, not what a trained model encodes)")

@@ -1,17 +1,18 @@
 """The `lwa` command: global options, error handling, and registration of the commands.
 
-The CLI is thin: each command parses its options, calls the Python API and prints. Errors
-the user can act on (`LwaError`) become one line and an exit code (1 failure, 2 usage);
-a traceback is shown only with ``--debug``.
+The CLI is thin: each command parses its options, calls the Python API and prints. The exit
+codes are a contract: 0 success (``--help`` included), 1 a failure the user can act on
+(`LwaError`, one line on stderr), 2 a wrong command line (click's usage line and hint), 130
+interrupted; "internal error" is reserved for genuine bugs (traceback with ``--debug``).
 """
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 
-import click
 import typer
-from typer.core import TyperGroup
 
 from lwa_cli import __version__
 from lwa_cli.cli import analysis as analysis_cmds
@@ -21,37 +22,86 @@ from lwa_cli.cli import demo as demo_cmds
 from lwa_cli.cli import features as feature_cmds
 from lwa_cli.cli import models as model_cmds
 from lwa_cli.cli import report as report_cmds
-from lwa_cli.cli.common import AppState, err_console
+from lwa_cli.cli import status as status_cmds
+from lwa_cli.cli.common import AppState, LwaCommand, PlainFlagsGroup, err_console
+from lwa_cli.cli.compat import PASSTHROUGH
 from lwa_cli.errors import LwaError
 from lwa_cli.workspace import Workspace
+from lwa_cli.workspace.core import StorageError, storage_error
+
+# Global options and whether they take a value; accepted after the subcommand too.
+GLOBAL_OPTIONS = {"--workspace": True, "-w": True, "--quiet": False, "-q": False,
+                  "--debug": False, "--wait": False, "--threads": True}
 
 
-class LwaGroup(TyperGroup):
-    """Turns LwaError (and unexpected errors, unless --debug) into one clear line."""
+def hoist_global_options(args: list[str]) -> list[str]:
+    """Move global options that follow the subcommand to the front, where click wants them.
 
-    def invoke(self, ctx: click.Context):  # noqa: D401 - click API
+    ``lwa cca mel --model m -q`` becomes ``lwa -q cca mel --model m``. Everything after a
+    ``--`` is left alone.
+    """
+    front: list[str] = []
+    rest: list[str] = []
+    i, seen_command = 0, False
+    while i < len(args):
+        arg = args[i]
+        if arg == "--":
+            rest.extend(args[i:])
+            break
+        name = arg.split("=", 1)[0]
+        if name in GLOBAL_OPTIONS:
+            width = 2 if GLOBAL_OPTIONS[name] and "=" not in arg else 1
+            (front if seen_command else rest).extend(args[i:i + width])
+            i += width
+            continue
+        seen_command = seen_command or not arg.startswith("-")
+        rest.append(arg)
+        i += 1
+    return front + rest
+
+
+class LwaGroup(PlainFlagsGroup):
+    """Keeps the exit-code contract whatever typer/click version is installed."""
+
+    def parse_args(self, ctx, args):  # noqa: D401 - click API
+        return super().parse_args(ctx, hoist_global_options(list(args)))
+
+    def invoke(self, ctx):  # noqa: D401 - click API
         try:
             return super().invoke(ctx)
-        except LwaError as exc:
-            if _debug(ctx):
-                raise
-            err_console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
-            raise typer.Exit(exc.exit_code) from None
-        except (click.exceptions.Exit, click.ClickException, click.Abort):
+        except PASSTHROUGH:  # --help, usage errors, aborts: click/typer print and exit
             raise
+        except LwaError as exc:
+            _fail(ctx, exc)
         except KeyboardInterrupt:
             err_console.print("[red]interrupted[/red]")
             raise typer.Exit(130) from None
+        except OSError as exc:
+            err = storage_error(exc, getattr(exc, "filename", None) or ".")
+            _fail(ctx, err or exc, internal=err is None)
         except Exception as exc:  # a bug: one line unless --debug
-            if _debug(ctx):
-                raise
-            err_console.print(
-                f"[red]internal error:[/red] {type(exc).__name__}: {exc} "
-                "(rerun with --debug for the traceback)", highlight=False, soft_wrap=True)
-            raise typer.Exit(1) from None
+            _fail(ctx, exc, internal=True)
 
 
-def _debug(ctx: click.Context) -> bool:
+def _fail(ctx, exc: BaseException, internal: bool = False):
+    if _debug(ctx):
+        raise exc
+    if internal:
+        err_console.print(f"[red]internal error:[/red] {type(exc).__name__}: {exc} "
+                          "(rerun with --debug for the traceback)", highlight=False,
+                          soft_wrap=True)
+        raise typer.Exit(1) from None
+    err_console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+    if isinstance(exc, StorageError) and exc.hdf5_broken:
+        # HDF5 cannot close a file after a failed write and would crash at exit: end here,
+        # with the message out and a plain exit code (the partial file keeps finished work).
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(1)
+    raise typer.Exit(getattr(exc, "exit_code", 1)) from None
+
+
+def _debug(ctx) -> bool:
     return bool(getattr(ctx.obj, "debug", False))
 
 
@@ -78,28 +128,41 @@ def main(
         Path("lwa-workspace"), "--workspace", "-w", envvar="LWA_WORKSPACE",
         help="Workspace directory holding alignments, samples, features and results.",
         show_default=True),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars or status lines."),
+    quiet: bool = typer.Option(False, "--quiet", "-q",
+                               help="Print errors and data only (no progress, status or "
+                                    "warnings)."),
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks on errors."),
+    wait: bool = typer.Option(False, "--wait",
+                              help="Wait for another lwa process that holds a file instead of "
+                                   "failing at once."),
+    threads: int = typer.Option(None, "--threads", envvar="LWA_THREADS", min=1,
+                                help="Cap torch, BLAS and OpenMP threads (for parallel runs)."),
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
                                  help="Print the version and exit."),
 ) -> None:
-    ctx.obj = AppState(workspace=Workspace(workspace), quiet=quiet, debug=debug)
+    """Layer-wise analysis of self-supervised speech models: what each layer encodes."""
+    if threads:
+        from lwa_cli.threads import limit_threads
+
+        limit_threads(threads)
+    ctx.obj = AppState(workspace=Workspace(workspace, wait=wait), quiet=quiet, debug=debug)
 
 
 # A command is registered here only once it works end to end.
-app.command("prepare-alignments")(data_cmds.prepare_alignments)
+app.command("prepare-alignments", cls=LwaCommand)(data_cmds.prepare_alignments)
 app.add_typer(data_cmds.sample_app, name="sample")
 app.add_typer(demo_cmds.demo_app, name="demo")
-app.command("models")(model_cmds.models)
-app.command("extract")(feature_cmds.extract)
-app.command("combine")(feature_cmds.combine)
+app.command("models", cls=LwaCommand)(model_cmds.models)
+app.command("extract", cls=LwaCommand)(feature_cmds.extract)
+app.command("combine", cls=LwaCommand)(feature_cmds.combine)
 app.add_typer(analysis_cmds.embeddings_app, name="embeddings")
-app.command("cca")(cca_cmds.cca)
-app.command("mi")(analysis_cmds.mi)
-app.command("wordsim")(analysis_cmds.wordsim)
-app.command("report")(report_cmds.report)
+app.command("cca", cls=LwaCommand)(cca_cmds.cca)
+app.command("mi", cls=LwaCommand)(analysis_cmds.mi)
+app.command("wordsim", cls=LwaCommand)(analysis_cmds.wordsim)
+app.command("report", cls=LwaCommand)(report_cmds.report)
+app.command("status", cls=LwaCommand)(status_cmds.status)
 
 
 def run() -> None:
     """Console-script entry point."""
-    app()
+    app(prog_name="lwa")

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import typer
 from rich.table import Table
 
-from lwa_cli.cli.common import out_console, print_json
+from lwa_cli.cli.common import JSON_OPT, out_console, print_json
 
 
-def models(as_json: bool = typer.Option(False, "--json", help="Print the registry as JSON.")
-           ) -> None:
+def models(as_json: bool = JSON_OPT) -> None:
     """List the registered models: family, layers, width, frame rate, input normalisation."""
     from lwa_cli.models.registry import registry_rows
 

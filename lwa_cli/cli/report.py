@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from lwa_cli.cli.common import complete_model, out_console, print_json, state
+from lwa_cli.cli.common import JSON_OPT, complete_model, out_console, print_json, state
 
 
 def _complete_analysis(incomplete: str) -> list[str]:
@@ -63,7 +63,7 @@ def report(ctx: typer.Context,
            depth: bool = typer.Option(False, "--depth",
                                       help="Plot against normalised depth (0..1 per model) "
                                            "instead of layer names."),
-           as_json: bool = typer.Option(False, "--json")) -> None:
+           as_json: bool = JSON_OPT) -> None:
     """Gather stored results: table, results.csv/.json, a plot per analysis and index.html."""
     st = state(ctx)
     from lwa_cli.report import build_report
@@ -75,5 +75,5 @@ def report(ctx: typer.Context,
         print_json(summary.to_dict())
         return
     out_console.print(report_table(summary.rows))
-    out_console.print(f"report: {summary.html}", highlight=False, soft_wrap=True)
-    out_console.print(f"tables: {summary.csv}, {summary.json}", highlight=False, soft_wrap=True)
+    st.say(f"report: {summary.html}")
+    st.say(f"tables: {summary.csv}, {summary.json}")

@@ -116,6 +116,7 @@ def prepare_split(
     split: str,
     *,
     skip_bad: bool = False,
+    max_mismatch: float = 0.1,
     progress: Callable[[int], object] | None = None,
 ) -> SplitAlignments:
     """Read the alignments and audio durations of one real split.
@@ -129,7 +130,11 @@ def prepare_split(
     split : str
         A real split name (see `lwa_cli.data.corpus.SPLITS`).
     skip_bad : bool
-        Skip (and record) malformed TextGrids and unreadable audio files instead of failing.
+        Skip (and record) malformed TextGrids, unreadable audio files and alignments that do
+        not fit their audio instead of failing.
+    max_mismatch : float
+        Largest allowed difference in seconds between where a TextGrid ends and the length
+        of its audio; more means the alignment belongs to another recording.
     progress : callable, optional
         Called with ``1`` after each TextGrid is handled (the total is the number of
         TextGrids, ``len(find_alignments(align_root, split))``).
@@ -181,6 +186,13 @@ def prepare_split(
                     raise
                 skipped_bad.append(str(audio_path))
                 continue
+            try:
+                _check_fit(tg_path, alignment.end, audio_path, duration, max_mismatch)
+            except LwaError:
+                if not skip_bad:
+                    raise
+                skipped_bad.append(str(tg_path))
+                continue
             word_parts.append(_segments_of(len(utt_ids), alignment.words))
             phone_parts.append(_segments_of(len(utt_ids), alignment.phones))
             utt_ids.append(utt_id)
@@ -208,6 +220,16 @@ def prepare_split(
         missing_audio=tuple(missing_audio),
         skipped_bad=tuple(skipped_bad),
     )
+
+
+def _check_fit(tg_path: Path, end: float, audio_path: Path, duration: float,
+               max_mismatch: float) -> None:
+    """An alignment must end where its audio ends (within `max_mismatch` seconds)."""
+    if abs(end - duration) > max_mismatch:
+        raise LwaError(
+            f"{tg_path} ends at {end:.2f} s but its audio {audio_path} lasts {duration:.2f} s "
+            f"(more than --max-mismatch {max_mismatch:g} s apart): the alignment does not belong "
+            "to this recording; fix it, or pass --skip-bad to leave such utterances out")
 
 
 def _reindex(segments: Sequence[Segments], offsets: np.ndarray, rank: np.ndarray) -> Segments:

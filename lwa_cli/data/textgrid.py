@@ -13,7 +13,7 @@ previous one ends. Zero-length intervals are kept, as in the reference.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -64,10 +64,13 @@ class UtteranceAlignment:
     phones : list of (label, start, end)
         Phones mapped by :func:`lwa_cli.data.phones.normalize_phone` (``SIL`` kept; empty,
         ``sp`` and ``spn`` dropped).
+    end : float
+        Where the alignment ends: the TextGrid's end time, or its last interval's end if later.
     """
 
     words: list[Interval]
     phones: list[Interval]
+    end: float = field(default=0.0, compare=False)
 
 
 def _read_text(path: Path) -> str:
@@ -173,4 +176,5 @@ def read_textgrid(path: str | os.PathLike[str]) -> UtteranceAlignment:
             raise MalformedTextGridError(path, str(exc)) from exc
         if phone is not None:
             phones.append((phone, start, end))
-    return UtteranceAlignment(words=words, phones=phones)
+    ends = [float(parsed.get("xmax", 0.0))] + [e for _, e, _ in word_entries + phone_entries]
+    return UtteranceAlignment(words=words, phones=phones, end=max(ends))

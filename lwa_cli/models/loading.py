@@ -149,11 +149,33 @@ def load_model(
     if is_random:
         spec = _checkpoint_architecture(path, model_name, entry)
         return _random_model(entry or spec, dev, seed, checkpoint_spec=spec)
-    if path.is_dir():
-        loaded = _load_hf_dir(path, model_name, entry)
-    else:
-        loaded = _load_fairseq(path, model_name, entry)
+    try:
+        if path.is_dir():
+            loaded = _load_hf_dir(path, model_name, entry)
+        else:
+            loaded = _load_fairseq(path, model_name, entry)
+    except _CORRUPT_FILE_ERRORS as exc:
+        raise LwaError(f"cannot read checkpoint {path}: it is corrupt or truncated "
+                       f"({type(exc).__name__}: {exc}); download or copy it again") from None
     return _finish(loaded, dev)
+
+
+def _corrupt_file_errors() -> tuple[type[BaseException], ...]:
+    """What the weight-file readers raise on a damaged file (not on a wrong request)."""
+    import pickle
+    import zipfile
+
+    errors: list[type[BaseException]] = [EOFError, pickle.UnpicklingError, zipfile.BadZipFile]
+    try:
+        from safetensors import SafetensorError
+
+        errors.append(SafetensorError)
+    except ImportError:  # transformers without safetensors: nothing more to catch
+        pass
+    return tuple(errors)
+
+
+_CORRUPT_FILE_ERRORS = _corrupt_file_errors()
 
 
 def _check_matches(entry: ModelSpec | None, spec: ModelSpec, path: Path) -> None:

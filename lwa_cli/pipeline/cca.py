@@ -13,25 +13,30 @@ Experiments and their views (x = layer features, y = property):
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 
 import numpy as np
 
-from lwa_cli import __version__
 from lwa_cli.analysis.cca import METRICS, cross_validated_pwcca
 from lwa_cli.analysis.embeddings import lookup, one_hot
 from lwa_cli.choices import CCA_EXPERIMENTS
 from lwa_cli.data.phones import PHONES_39
 from lwa_cli.errors import LwaError, LwaUsageError
 from lwa_cli.models.layers import parse_layers
-from lwa_cli.pipeline.extract import open_features, select_layers
+from lwa_cli.pipeline.extract import open_features, resolve_device_name, select_layers
+from lwa_cli.pipeline.results import (
+    ResultSpec,
+    artefact_input,
+    derived_input,
+    features_input,
+    score_layers,
+)
 from lwa_cli.pipeline.views import RowSubset, aligned_frames
 from lwa_cli.progress import SILENT, Reporter
 from lwa_cli.workspace import Workspace
-from lwa_cli.workspace.embeddings import has_embeddings, load_embeddings
+from lwa_cli.workspace.embeddings import embeddings_fingerprint, has_embeddings, load_embeddings
 from lwa_cli.workspace.features import FeatureFile
-from lwa_cli.workspace.results import result_exists, save_result
+from lwa_cli.workspace.provenance import array_digest
 
 EXPERIMENTS = CCA_EXPERIMENTS
 TOKEN_SPAN = {"phone": "phone", "word": "word", "agwe": "word", "glove": "word"}
@@ -53,19 +58,24 @@ def result_tag(experiment: str, metric: str, mean_score: bool, base_layer: str,
 
 
 def _token_targets(ws: Workspace, experiment: str, labels: np.ndarray,
-                   reporter: Reporter) -> tuple[np.ndarray, np.ndarray, str]:
-    """Property view for token experiments: (targets, kept-row mask, source)."""
+                   reporter: Reporter) -> tuple[np.ndarray, np.ndarray, str, dict]:
+    """Property view for token experiments: (targets, kept-row mask, source, provenance)."""
     if experiment in ("phone", "word"):
         name = f"one-hot-{experiment}"
         if has_embeddings(ws, name):
             vocab, vectors = load_embeddings(ws, name)
+            ref = artefact_input(ws, "embeddings", ws.embeddings_path(name),
+                                 embeddings_fingerprint(ws, name))
         else:
             vocab = np.array(PHONES_39 if experiment == "phone" else sorted(set(labels)))
             vectors = one_hot(vocab.tolist())
             name = "one-hot (labels of the sample)"
+            ref = derived_input(array_digest(vocab), name)
     else:
         vocab, vectors = load_embeddings(ws, experiment)
         name = experiment
+        ref = artefact_input(ws, "embeddings", ws.embeddings_path(name),
+                             embeddings_fingerprint(ws, name))
     targets, found = lookup(labels.tolist(), vocab.tolist(), vectors)
     dropped = int((~found).sum())
     if dropped:
@@ -73,7 +83,7 @@ def _token_targets(ws: Workspace, experiment: str, labels: np.ndarray,
                       "dropped")
     if not found.any():
         raise LwaError(f"no segment label has a {name} vector")
-    return np.asarray(targets, dtype=np.float64), found, name
+    return np.asarray(targets, dtype=np.float64), found, name, ref
 
 
 def _views(experiment: str, layer: str, files: dict[str, FeatureFile], base_layer: str):
@@ -111,8 +121,12 @@ def run_cca(ws: Workspace, experiment: str, *, model: str, split: str = "dev-cle
             other_model: str | None = None, metric: str = "pwcca", mean_score: bool = False,
             seed: int = 0, device: str = "cpu", force: bool = False,
             reporter: Reporter = SILENT) -> list[dict]:
-    """Score each layer and store one result per layer; stored results are reused unless
-    `force`. Returns the records of the layers scored in this call."""
+    """Score each layer and store one result per layer.
+
+    A stored result is reused while its provenance (input files and options) matches the
+    request, and recomputed otherwise (see pipeline.results). Returns every requested
+    layer's record, with ``cached`` telling which were reused.
+    """
     if experiment not in EXPERIMENTS:
         raise LwaUsageError(f"unknown CCA experiment {experiment!r}; one of "
                             f"{', '.join(EXPERIMENTS)}")
@@ -120,46 +134,41 @@ def run_cca(ws: Workspace, experiment: str, *, model: str, split: str = "dev-cle
         raise LwaUsageError(f"--metric must be one of {', '.join(METRICS)}")
     if experiment == "inter" and not other_model:
         raise LwaUsageError("cca inter needs --other-model")
-    analysis = f"cca-{experiment}"
-    tag = result_tag(experiment, metric, mean_score, base_layer, other_model)
+    device = resolve_device_name(device)
     files: dict = {}
     try:
         names = _open_inputs(ws, experiment, model, split, sample, other_model, layers,
                              base_layer, files, reporter)
-        records = []
-        with reporter.task(f"{analysis} {model}", len(names), "layer") as advance:
-            for name in names:
-                if not force and result_exists(ws, analysis, model, split, sample, name, tag):
-                    advance(1)
-                    continue
-                x, y, labels = _views(experiment, name, files, base_layer)
-                t0 = time.perf_counter()
-                res = cross_validated_pwcca(x, y, labels, seed=seed, metric=metric,
-                                            mean_score=mean_score, device=device,
-                                            name=f"layer {name} ({_sources(files)})")
-                record = {"analysis": analysis, "model": model, "split": split,
-                          "sample": sample, "layer": name, "score": res.score,
-                          "metric": metric, "mean_score": mean_score, "n": res.n,
-                          "dims": [res.dx, res.dy], "dims_kept": res.dims_kept,
-                          "chosen_eps": res.chosen_eps, "trial_scores": res.trial_scores,
-                          "trials_skipped": len(res.skipped), "seed": seed,
-                          "wall_seconds": round(time.perf_counter() - t0, 3),
-                          "lwa_version": __version__}
-                if experiment == "inter":
-                    record["other_model"] = other_model
-                if experiment == "intra":
-                    record["base_layer"] = base_layer
-                if "targets_source" in files:
-                    record["targets"] = files["targets_source"]
-                    record["segments_dropped"] = int((~files["keep"]).sum())
-                record["file"] = save_result(ws, record, tag=tag)
-                records.append(record)
-                advance(1)
+        inputs = {role: features_input(ws, f) for role, f in files.items()
+                  if isinstance(f, FeatureFile)}
+        options: dict = {"metric": metric, "mean_score": mean_score, "seed": seed}
+        fields: dict = {"metric": metric, "mean_score": mean_score, "seed": seed}
+        if experiment == "inter":
+            options["other_model"] = fields["other_model"] = other_model
+        if experiment == "intra":
+            options["base_layer"] = fields["base_layer"] = base_layer
+        if "targets_ref" in files:
+            inputs["targets"] = files["targets_ref"]
+            fields.update(targets=files["targets_source"],
+                          segments_dropped=int((~files["keep"]).sum()))
+        spec = ResultSpec(f"cca-{experiment}", model, split, sample, inputs, options,
+                          tag=result_tag(experiment, metric, mean_score, base_layer,
+                                         other_model), fields=fields)
+
+        def score(name: str) -> dict:
+            x, y, labels = _views(experiment, name, files, base_layer)
+            res = cross_validated_pwcca(x, y, labels, seed=seed, metric=metric,
+                                        mean_score=mean_score, device=device,
+                                        name=f"layer {name} ({_sources(files)})")
+            return {"score": res.score, "n": res.n, "dims": [res.dx, res.dy],
+                    "dims_kept": res.dims_kept, "chosen_eps": res.chosen_eps,
+                    "trial_scores": res.trial_scores, "trials_skipped": len(res.skipped)}
+
+        return score_layers(ws, spec, names, score, force=force, reporter=reporter)
     finally:
         for f in files.values():
             if isinstance(f, FeatureFile):
                 f.close()
-    return records
 
 
 def _open_inputs(ws: Workspace, experiment: str, model: str, split: str, sample: str,
@@ -203,6 +212,7 @@ def _open_inputs(ws: Workspace, experiment: str, model: str, split: str, sample:
         return names
     files["tokens"] = open_features(ws, model, split, sample, TOKEN_SPAN[experiment])
     labels = files["tokens"].rows("label")
-    targets, keep, source = _token_targets(ws, experiment, labels, reporter)
-    files.update(labels=labels, targets=targets, keep=keep, targets_source=source)
+    targets, keep, source, ref = _token_targets(ws, experiment, labels, reporter)
+    files.update(labels=labels, targets=targets, keep=keep, targets_source=source,
+                 targets_ref=ref)
     return select_layers(files["tokens"], layers)

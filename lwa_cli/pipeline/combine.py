@@ -11,6 +11,7 @@ from lwa_cli.pipeline.extract import feature_stem
 from lwa_cli.progress import SILENT, Reporter
 from lwa_cli.workspace import Workspace
 from lwa_cli.workspace.features import FeatureFile, FeatureWriter, find_partials, find_parts
+from lwa_cli.workspace.locks import read_lock, write_lock
 from lwa_cli.workspace.samples import load_sample
 
 # Fields that must agree between parts (everything but what names the part itself).
@@ -35,9 +36,16 @@ def combine_features(ws: Workspace, *, model: str, split: str, sample: str, span
     """
     ws.check()
     stem = feature_stem(span, rep)
+    out_path = ws.features_path(model, split, sample, stem)
+    with write_lock(out_path, wait=ws.wait, what="feature file"), \
+            read_lock(ws.sample_path(split, span, sample), wait=ws.wait, what="sample"):
+        return _combine(ws, model, split, sample, span, stem, out_path, keep_parts, reporter)
+
+
+def _combine(ws: Workspace, model: str, split: str, sample: str, span: str, stem: str,
+             out_path, keep_parts: bool, reporter: Reporter) -> CombineSummary:
     directory = ws.features_dir(model, split, sample)
     parts = find_parts(directory, stem)
-    out_path = ws.features_path(model, split, sample, stem)
     if not parts and out_path.is_file():
         reporter.info(f"{out_path.name} is already complete; nothing to combine")
         with FeatureFile(out_path) as done:

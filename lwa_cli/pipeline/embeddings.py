@@ -11,11 +11,13 @@ from lwa_cli.analysis.embeddings import load_word_vectors, one_hot
 from lwa_cli.data.corpus import SPLITS
 from lwa_cli.data.phones import PHONES_39
 from lwa_cli.data.sampling import select_top_words
+from lwa_cli.errors import LwaError
 from lwa_cli.pipeline.sample import train_inventory
 from lwa_cli.progress import SILENT, Reporter
 from lwa_cli.workspace import Workspace
 from lwa_cli.workspace.alignments import has_alignments, load_inventory
-from lwa_cli.workspace.embeddings import save_embeddings
+from lwa_cli.workspace.embeddings import embeddings_origin, load_embeddings, save_embeddings
+from lwa_cli.workspace.provenance import array_digest, file_digest
 
 
 @dataclass(frozen=True)
@@ -26,6 +28,7 @@ class EmbeddingsSummary:
     dims: int
     source: str
     left_out: int = 0
+    status: str = "stored"  # or "exists" (kept: same source file and options)
 
 
 def store_one_hot(ws: Workspace, *, words: int = 500, split: str = "dev-clean",
@@ -46,25 +49,40 @@ def store_one_hot(ws: Workspace, *, words: int = 500, split: str = "dev-clean",
 
 
 def store_word_vectors(ws: Workspace, name: str, path: Path, *, all_words: bool = False,
-                       reporter: Reporter = SILENT) -> EmbeddingsSummary:
+                       force: bool = False, reporter: Reporter = SILENT) -> EmbeddingsSummary:
     """Store a GloVe/AGWE-style map, restricted to the words of the prepared splits.
 
     Restricting keeps the workspace small (GloVe has millions of words, LibriSpeech ~90k);
-    `all_words` stores the whole map.
+    `all_words` stores the whole map. A map already stored from the same file (same bytes)
+    with the same options is kept as it is unless `force`.
     """
     ws.check()
-    words, matrix = load_word_vectors(path)
-    left_out = 0
-    corpus_words = set()
+    path = Path(path)
+    if not path.is_file():
+        raise LwaError(f"--path {path}: no such file")
+    corpus_words: set[str] = set()
     for split in SPLITS:
         if has_alignments(ws, split):
             corpus_words.update(load_inventory(ws, split, "words")[0].tolist())
-    if corpus_words and not all_words:
+    restrict = bool(corpus_words) and not all_words
+    options = {"all_words": all_words,
+               "corpus_words": array_digest(np.array(sorted(corpus_words))) if restrict else None}
+    source_fp = file_digest(path)
+    if not force and embeddings_origin(ws, name) == (source_fp, options):
+        words, matrix = load_embeddings(ws, name)
+        reporter.info(f"{name}: stored from the same file with the same options (--force "
+                      "reads it again)")
+        return EmbeddingsSummary(name, str(ws.embeddings_path(name)), len(words),
+                                 int(matrix.shape[1]), str(path), status="exists")
+    words, matrix = load_word_vectors(path)
+    left_out = 0
+    if restrict:
         keep = np.fromiter((w in corpus_words for w in words), dtype=bool, count=len(words))
         left_out = int((~keep).sum())
         words = [w for w, k in zip(words, keep, strict=True) if k]
         matrix = matrix[keep]
         reporter.info(f"kept {len(words)} of {len(words) + left_out} vectors: those of words in "
                       "the prepared splits (--all-words keeps all)")
-    stored = save_embeddings(ws, name, words, matrix, source=str(Path(path).resolve()))
+    stored = save_embeddings(ws, name, words, matrix, source=str(path.resolve()),
+                             options=options, source_fingerprint=source_fp)
     return EmbeddingsSummary(name, stored, len(words), int(matrix.shape[1]), str(path), left_out)

@@ -13,7 +13,7 @@ import ctypes
 import functools
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -21,13 +21,20 @@ import numpy as np
 from lwa_cli import __version__
 from lwa_cli.choices import REPS, SPANS
 from lwa_cli.data.audio import load_audio
-from lwa_cli.errors import LwaError, LwaUsageError
+from lwa_cli.errors import LwaError, LwaUsageError, did_you_mean
 from lwa_cli.features.conv_align import align_local
 from lwa_cli.features.logmel import log_mel
-from lwa_cli.features.pooling import mean_pool, segment_bounds
+from lwa_cli.features.pooling import (
+    STATUS_CLIPPED,
+    STATUS_DROPPED,
+    STATUS_OK,
+    mean_pool,
+    segment_bounds,
+)
 from lwa_cli.models.capture import extract_layers
 from lwa_cli.models.layers import parse_layers
-from lwa_cli.models.loading import LoadedModel, load_model
+from lwa_cli.models.loading import LoadedModel, file_sha256, hf_dir_fingerprint, load_model
+from lwa_cli.models.registry import REGISTRY, get_spec
 from lwa_cli.progress import SILENT, Reporter
 from lwa_cli.workspace import Workspace
 from lwa_cli.workspace.features import (
@@ -37,7 +44,8 @@ from lwa_cli.workspace.features import (
     find_parts,
     partial_path,
 )
-from lwa_cli.workspace.samples import Sample, load_sample
+from lwa_cli.workspace.locks import read_lock, write_lock
+from lwa_cli.workspace.samples import Sample, load_sample, sample_fingerprint
 
 
 @dataclass(frozen=True)
@@ -54,6 +62,7 @@ class ExtractSummary:
     wall_seconds: float
     clipped_segments: int = 0
     dropped_segments: int = 0
+    segment_examples: list[str] = field(default_factory=list)
 
 
 def _malloc_trim() -> Callable[[], object]:
@@ -106,6 +115,11 @@ def default_device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
+def resolve_device_name(device: str | None) -> str:
+    """``auto`` (or None) → cuda when a GPU is available, else cpu; other names as given."""
+    return default_device() if device in (None, "", "auto") else device
+
+
 def _check_layers(span: str, rep: str, layers: list[str]) -> None:
     if rep == "local":
         if span != "frame":
@@ -153,7 +167,12 @@ def extract_features(ws: Workspace, *, model: str, checkpoint: Path | None, spli
                      loaded: LoadedModel | None = None) -> ExtractSummary:
     """Extract the layers of `model` over a sample into the workspace (see module doc).
 
-    `loaded` lets a caller reuse an already loaded model (the API's batch use).
+    The target file is held under a write lock and the sample under a read lock for the
+    whole run, so a second extraction of the same target, or `lwa sample --force` of the
+    sample, is refused while this one runs. A complete file is reused when it was extracted
+    from the current sample with the same weights and holds the layers asked for; one from
+    another checkpoint is refused unless `force`. `loaded` lets a caller reuse an already
+    loaded model (the API's batch use).
     """
     if span not in SPANS:
         raise LwaUsageError(f"--span must be one of {', '.join(SPANS)}")
@@ -162,48 +181,85 @@ def extract_features(ws: Workspace, *, model: str, checkpoint: Path | None, spli
     if dtype not in ("float32", "float16"):
         raise LwaUsageError("--dtype must be float32 or float16")
     ws.check()
-    smp = load_sample(ws, split, span, sample)
-    units, tokens = _work_units(smp, subset, shard)
     stem = feature_stem(span, rep)
     path = ws.features_path(model, split, sample, stem, part_name(subset, shard))
     whole = ws.features_path(model, split, sample, stem)
-    if not force:
-        # A part is done too when the combined file that it went into exists.
-        for done in (path, whole):
-            if done.exists():
-                return _existing(done, layers, rep, len(units))
-    lm = loaded or load_model(model, checkpoint, device=device or default_device(), seed=seed)
-    default = ["C"] if rep == "local" else ["T"]
-    names = parse_layers(list(layers) if layers else default, lm.n_conv, lm.n_layers)
-    _check_layers(span, rep, names)
-    if force:  # only once the request is known to be valid: a bad one loses nothing
-        for p in (path, partial_path(path)):
+    with write_lock(path, wait=ws.wait, what="feature file"), \
+            read_lock(ws.sample_path(split, span, sample), wait=ws.wait, what="sample"):
+        smp = load_sample(ws, split, span, sample)
+        units, tokens = _work_units(smp, subset, shard)
+        stale = []
+        for done in (path, whole):  # a part is done too when its combined file exists
+            if done.exists() and not force:
+                reason = _stale_reason(done, smp, model, checkpoint, seed, loaded)
+                if reason is None:
+                    return _existing(done, layers, rep, len(units))
+                reporter.info(f"{done.name}: stale ({reason}) → extracting again")
+                stale.append(done)
+        if loaded is None:
+            _check_model_name(model, checkpoint, reporter)
+        lm = loaded or load_model(model, checkpoint, device=resolve_device_name(device),
+                                  seed=seed)
+        default = ["C"] if rep == "local" else ["T"]
+        names = parse_layers(list(layers) if layers else default, lm.n_conv, lm.n_layers)
+        _check_layers(span, rep, names)
+        if force:  # only once the request is known to be valid: a bad one loses nothing
+            for p in (path, partial_path(path)):
+                p.unlink(missing_ok=True)
+        for p in stale:
             p.unlink(missing_ok=True)
-    meta = {"model": model, "checkpoint": lm.checkpoint, "fingerprint": lm.fingerprint,
-            "spec": asdict(lm.spec), "normalize_input": lm.normalize_input,
-            "split": split, "sample": sample, "sample_fingerprint": smp.fingerprint,
-            "sample_seed": smp.seed, "span": span, "rep": rep, "layers": names, "dtype": dtype,
-            "part": {"subset": subset, "shard": list(shard) if shard else None},
-            "units": units.tolist(), "lwa_version": __version__}
-    writer = FeatureWriter(path, meta, dtype)
+        meta = {"model": model, "checkpoint": lm.checkpoint, "fingerprint": lm.fingerprint,
+                "spec": asdict(lm.spec), "normalize_input": lm.normalize_input,
+                "split": split, "sample": sample, "sample_kind": span,
+                "sample_fingerprint": smp.fingerprint, "sample_seed": smp.seed, "span": span,
+                "rep": rep, "layers": names, "dtype": dtype,
+                "part": {"subset": subset, "shard": list(shard) if shard else None},
+                "units": units.tolist(), "lwa_version": __version__}
+        return _run(ws, lm, smp, units, tokens, path, meta, reporter)
+
+
+def _check_model_name(model: str, checkpoint: Path | None, reporter: Reporter) -> None:
+    """A name outside the registry needs a checkpoint; a near miss of a registry name is
+    probably a typo, so say which name was meant."""
+    if get_spec(model) is not None:
+        return
+    hint = did_you_mean(model, REGISTRY)
+    if checkpoint is None:
+        raise LwaUsageError(f"model {model!r} is not in the registry{hint}; pass --checkpoint "
+                            "PATH for your own model (see `lwa models`)")
+    if hint:
+        reporter.warn(f"model {model!r} is not in the registry{hint}; its architecture is read "
+                      f"from {checkpoint}")
+
+
+def _run(ws: Workspace, lm: LoadedModel, smp: Sample, units: np.ndarray,
+         tokens: np.ndarray | None, path: Path, meta: dict,
+         reporter: Reporter) -> ExtractSummary:
+    """Process the utterances not yet done into the partial file, then move it into place."""
+    span, rep, names = meta["span"], meta["rep"], meta["layers"]
+    writer = FeatureWriter(path, meta, meta["dtype"])
     try:
+        if writer.discarded:
+            reporter.info(f"{writer.tmp.name} was from another extraction (other weights, "
+                          "sample or options): starting afresh")
         done = writer.done_units
         todo = [int(u) for u in units if int(u) not in done]
         if writer.resumed:
             reporter.info(f"resuming {path.name}: {len(units) - len(todo)} of {len(units)} "
                           "utterances already done")
-        clipped = dropped = rows = 0
+        problems = SegmentProblems()
+        rows = 0
         audio_seconds = 0.0
         t0 = time.perf_counter()
-        with reporter.task(f"{model} {stem} {split}", len(todo), "utt") as advance:
+        with reporter.task(f"{meta['model']} {path.stem} {smp.split}", len(todo),
+                           "utt") as advance:
             for unit in todo:
                 wave = load_audio(smp.audio_paths[unit])
                 out = extract_layers(lm, wave, names)
                 if smp.tokens is None:
                     block = _frame_rows(out, wave, rep)
                 else:
-                    block, n_clip, n_drop = _token_rows(smp, tokens, unit, out, span)
-                    clipped, dropped = clipped + n_clip, dropped + n_drop
+                    block = _token_rows(smp, tokens, unit, out, span, problems)
                 writer.append(unit, block)
                 del out, block
                 release_memory()
@@ -211,18 +267,65 @@ def extract_features(ws: Workspace, *, model: str, checkpoint: Path | None, spli
                 audio_seconds += len(wave) / 16000
                 advance(1, seconds=len(wave) / 16000)
         wall = time.perf_counter() - t0
-        summary = {"clipped_segments": clipped, "dropped_segments": dropped,
-                   "audio_seconds": audio_seconds, "wall_seconds": wall}
-        if clipped or dropped:
-            reporter.warn(f"{clipped} segment(s) ran past their utterance and were clipped; "
-                          f"{dropped} were dropped (they start at or after the last frame, "
-                          "or end before they start)")
-        writer.finish(summary)
+        if problems.clipped or problems.dropped:
+            reporter.warn(problems.message())
+        _check_sample_unchanged(ws, smp)
+        writer.finish({"clipped_segments": problems.clipped,
+                       "dropped_segments": problems.dropped,
+                       "segment_examples": problems.examples,
+                       "audio_seconds": audio_seconds, "wall_seconds": wall})
     finally:
         writer.close()
     return ExtractSummary(str(path), "resumed" if writer.resumed else "extracted", names,
                           len(units), len(todo), rows, round(audio_seconds, 3), round(wall, 3),
-                          clipped, dropped)
+                          problems.clipped, problems.dropped, problems.examples)
+
+
+def _check_sample_unchanged(ws: Workspace, smp: Sample) -> None:
+    """The sample must still be the one extracted from (it is read-locked, but a file can be
+    replaced by other means); otherwise nothing is stored."""
+    now = sample_fingerprint(ws, smp.split, smp.kind, smp.name)
+    if now != smp.fingerprint:
+        raise LwaError(f"the {smp.kind} sample {smp.name!r} of {smp.split} was replaced while "
+                       "this extraction ran; its features were not stored: rerun the command")
+
+
+def weights_fingerprint(model: str, checkpoint: Path | None, seed: int) -> str | None:
+    """The fingerprint `load_model` will give these weights, when it is cheap to know
+    without loading them (a checkpoint file or directory); None for random weights."""
+    if checkpoint is None or model.endswith("_random"):
+        return None
+    path = Path(checkpoint).expanduser()
+    if not path.exists():
+        raise LwaError(f"checkpoint {path} does not exist; check --checkpoint.")
+    return hf_dir_fingerprint(path) if path.is_dir() else file_sha256(path)
+
+
+def _stale_reason(done: Path, smp: Sample, model: str, checkpoint: Path | None, seed: int,
+                  loaded: LoadedModel | None) -> str | None:
+    """None when a complete file may be reused; a reason to extract again when it is stale.
+
+    Features from other weights are never silently replaced: that is an error unless
+    --force, since results computed from them would change meaning.
+    """
+    with FeatureFile(done) as f:
+        meta = f.meta
+    if loaded is not None:
+        same = loaded.fingerprint == meta["fingerprint"]
+        ours = loaded.checkpoint
+    elif checkpoint is None or model.endswith("_random"):
+        ours = f"random:{int(seed)}"  # random weights are named by their seed
+        same = meta["checkpoint"] == ours
+    else:
+        same = weights_fingerprint(model, checkpoint, seed) == meta["fingerprint"]
+        ours = str(checkpoint)
+    if not same:
+        raise LwaError(f"{done} holds features of {model} from other weights "
+                       f"({meta['checkpoint']}), not {ours}; pass --force to replace them "
+                       "(results computed from them become stale), or use another --model name")
+    if meta.get("sample_fingerprint") != smp.fingerprint:
+        return "extracted from an older version of the sample"
+    return None
 
 
 def _existing(path: Path, layers: Sequence[str] | None, rep: str, n_units: int) -> ExtractSummary:
@@ -254,22 +357,51 @@ def _frame_rows(out: dict[str, np.ndarray], wave: np.ndarray,
     return block
 
 
+class SegmentProblems:
+    """Counts of segments clipped to or dropped from their utterance, with a few examples."""
+
+    MAX_EXAMPLES = 5
+
+    def __init__(self) -> None:
+        self.clipped = 0
+        self.dropped = 0
+        self.examples: list[str] = []
+
+    def add(self, utt_id: str, labels: np.ndarray, starts: np.ndarray, ends: np.ndarray,
+            status: np.ndarray, n_frames: int) -> None:
+        self.clipped += int(np.count_nonzero(status == STATUS_CLIPPED))
+        self.dropped += int(np.count_nonzero(status == STATUS_DROPPED))
+        for i in np.flatnonzero(status != STATUS_OK):
+            if len(self.examples) >= self.MAX_EXAMPLES:
+                break
+            what = "clipped" if status[i] == STATUS_CLIPPED else "dropped"
+            self.examples.append(f"{utt_id} {labels[i]!s} {starts[i]:.2f}-{ends[i]:.2f} s "
+                                 f"({what}; {n_frames} frames)")
+
+    def message(self) -> str:
+        return (f"{self.clipped} segment(s) ran past their utterance and were clipped; "
+                f"{self.dropped} were dropped (they start at or after the last frame, or end "
+                f"before they start), e.g. {'; '.join(self.examples)}")
+
+
 def _token_rows(smp: Sample, tokens: np.ndarray, unit: int, out: dict[str, np.ndarray],
-                span: str) -> tuple[dict[str, np.ndarray], int, int]:
+                span: str, problems: SegmentProblems) -> dict[str, np.ndarray]:
     """Mean-pooled segments of one utterance per layer, with token index and label rows."""
     assert smp.tokens is not None
     mine = tokens[smp.tokens.utt_index[tokens] == unit]
     n_frames = {arr.shape[0] for arr in out.values()}
     if len(n_frames) != 1:
         raise LwaError(f"layers of {smp.utt_ids[unit]} have different frame counts {n_frames}")
-    bounds = segment_bounds(smp.tokens.start[mine], smp.tokens.end[mine], n_frames.pop(),
-                            trim=span == "phone")
+    n = n_frames.pop()
+    starts, ends = smp.tokens.start[mine], smp.tokens.end[mine]
+    bounds = segment_bounds(starts, ends, n, trim=span == "phone")
+    problems.add(str(smp.utt_ids[unit]), smp.tokens.label[mine], starts, ends, bounds.status, n)
     keep = bounds.kept
     block = {f"features/{name}": mean_pool(arr, bounds.start[keep], bounds.end[keep])
              for name, arr in out.items()}
     block["rows/token_index"] = mine[keep].astype(np.int64)
     block["rows/label"] = smp.tokens.label[mine[keep]]
-    return block, bounds.n_clipped, bounds.n_dropped
+    return block
 
 
 def open_features(ws: Workspace, model: str, split: str, sample: str, span: str,
@@ -279,7 +411,14 @@ def open_features(ws: Workspace, model: str, split: str, sample: str, span: str,
     stem = feature_stem(span, rep)
     path = ws.features_path(model, split, sample, stem)
     if path.is_file():
-        return FeatureFile(path)
+        features = FeatureFile(path)
+        kind = features.meta.get("sample_kind", span)
+        if features.meta.get("sample_fingerprint") != sample_fingerprint(ws, split, kind, sample):
+            features.close()
+            raise LwaError(f"{path} was extracted from an older {kind} sample {sample!r} of "
+                           f"{split}, not the current one; run the `lwa extract` that makes it "
+                           "again (it re-extracts stale features)")
+        return features
     directory = path.parent
     if find_parts(directory, stem):
         raise LwaError(f"{stem} features of {model} ({split}, sample {sample}) are in parts; run "

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 
 import numpy as np
 
-from lwa_cli import __version__
 from lwa_cli.analysis.mi import DEFAULTS, mi_score
 from lwa_cli.errors import LwaUsageError
 from lwa_cli.pipeline.extract import open_features, select_layers
+from lwa_cli.pipeline.results import ResultSpec, features_input, score_layers
 from lwa_cli.progress import SILENT, Reporter
 from lwa_cli.workspace import Workspace
-from lwa_cli.workspace.results import result_exists, save_result
 
 KMEANS = ("minibatch", "full")
 
@@ -39,7 +37,7 @@ def run_mi(ws: Workspace, *, model: str, span: str, layers: Sequence[str] | None
     """Score each layer; one layer's features are in memory at a time.
 
     Results are stored per (layer, repetition) so parallel runs of different layers or
-    repetitions never collide; a stored result is reused unless `force`.
+    repetitions never collide; a stored result is reused while its provenance matches.
     """
     if span not in DEFAULTS:
         raise LwaUsageError(f"mi span must be one of {', '.join(DEFAULTS)}")
@@ -47,42 +45,35 @@ def run_mi(ws: Workspace, *, model: str, span: str, layers: Sequence[str] | None
         raise LwaUsageError(f"--kmeans must be one of {', '.join(KMEANS)}")
     defaults = DEFAULTS[span]
     n_clusters = clusters or defaults.n_clusters
-    analysis = f"mi-{span}"
-    scored_split = eval_split or train_split
-    tag = mi_tag(iteration, n_clusters, span, kmeans)
     train = open_features(ws, model, train_split, sample, span)
     evaluation = open_features(ws, model, eval_split, sample, span) if eval_split else None
     try:
         names = select_layers(train, layers)
+        inputs = {"train": features_input(ws, train)}
         if evaluation is not None:
             select_layers(evaluation, names)
-        records = []
-        with reporter.task(f"{analysis} {model}", len(names), "layer") as advance:
-            for name in names:
-                if not force and result_exists(ws, analysis, model, scored_split, sample, name,
-                                               tag):
-                    advance(1)
-                    continue
-                t0 = time.perf_counter()
-                res = mi_score(
-                    train.features(name)[...], train.rows("label"),
-                    None if evaluation is None else evaluation.features(name)[...],
-                    None if evaluation is None else evaluation.rows("label"),
-                    n_clusters=n_clusters, kmeans=kmeans, batch_size=defaults.batch_size,
-                    max_iter=defaults.max_iter, seed=kmeans_seed(seed, iteration))
-                record = {"analysis": analysis, "model": model, "split": scored_split,
-                          "sample": sample, "layer": name, "iter": iteration,
-                          "score": res.score, "path": res.path, "train_split": train_split,
-                          "eval_split": eval_split, "n_train": res.n_train,
-                          "n_eval": res.n_eval, "n_clusters": res.n_clusters,
-                          "n_labels": res.n_labels, "kmeans": kmeans, "seed": seed,
-                          "wall_seconds": round(time.perf_counter() - t0, 3),
-                          "lwa_version": __version__}
-                record["file"] = save_result(ws, record, tag=tag)
-                records.append(record)
-                advance(1)
+            inputs["eval"] = features_input(ws, evaluation)
+        options = {"n_clusters": n_clusters, "kmeans": kmeans, "seed": seed, "iter": iteration,
+                   "train_split": train_split, "eval_split": eval_split,
+                   "batch_size": defaults.batch_size, "max_iter": defaults.max_iter}
+        spec = ResultSpec(f"mi-{span}", model, eval_split or train_split, sample, inputs,
+                          options, tag=mi_tag(iteration, n_clusters, span, kmeans),
+                          fields={"iter": iteration, "train_split": train_split,
+                                  "eval_split": eval_split, "kmeans": kmeans, "seed": seed})
+
+        def score(name: str) -> dict:
+            res = mi_score(
+                train.features(name)[...], train.rows("label"),
+                None if evaluation is None else evaluation.features(name)[...],
+                None if evaluation is None else evaluation.rows("label"),
+                n_clusters=n_clusters, kmeans=kmeans, batch_size=defaults.batch_size,
+                max_iter=defaults.max_iter, seed=kmeans_seed(seed, iteration))
+            return {"score": res.score, "path": res.path, "n_train": res.n_train,
+                    "n_eval": res.n_eval, "n_clusters": res.n_clusters,
+                    "n_labels": res.n_labels}
+
+        return score_layers(ws, spec, names, score, force=force, reporter=reporter)
     finally:
         train.close()
         if evaluation is not None:
             evaluation.close()
-    return records

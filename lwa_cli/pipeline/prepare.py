@@ -42,7 +42,8 @@ class PrepareSummary:
 
 
 def prepare_alignments(ws: Workspace, corpus_root: Path, alignments_root: Path,
-                       splits: Sequence[str], *, skip_bad: bool = False, force: bool = False,
+                       splits: Sequence[str], *, skip_bad: bool = False,
+                       max_mismatch: float = 0.1, force: bool = False,
                        reporter: Reporter = SILENT) -> list[PrepareSummary]:
     """Read the alignments of each split (virtual splits expand to their members) into `ws`.
 
@@ -77,12 +78,13 @@ def prepare_alignments(ws: Workspace, corpus_root: Path, alignments_root: Path,
             if (alignments_root / split).is_dir() else None
         with reporter.task(f"alignments {split}", n_files, "utt") as advance:
             aligned = prepare_split(corpus_root, alignments_root, split, skip_bad=skip_bad,
-                                    progress=advance)
+                                    max_mismatch=max_mismatch, progress=advance)
         if aligned.missing_audio:
             reporter.warn(f"{split}: {len(aligned.missing_audio)} alignment(s) have no audio file "
                           f"and were left out (e.g. {aligned.missing_audio[0]})")
         if aligned.skipped_bad:
-            reporter.warn(f"{split}: skipped {len(aligned.skipped_bad)} malformed TextGrid(s) "
+            reporter.warn(f"{split}: skipped {len(aligned.skipped_bad)} malformed TextGrid(s), "
+                          "unreadable audio file(s) or alignment(s) that do not fit their audio "
                           f"(e.g. {aligned.skipped_bad[0]})")
         if len(aligned.utt_ids) == 0:
             raise LwaError(f"{split}: no utterance has both audio and an alignment "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -14,7 +15,8 @@ from lwa_cli.errors import LwaError, LwaUsageError
 from lwa_cli.pipeline.prepare import load_split
 from lwa_cli.progress import SILENT, Reporter
 from lwa_cli.workspace import Workspace
-from lwa_cli.workspace.alignments import has_alignments, load_inventory
+from lwa_cli.workspace.alignments import alignments_fingerprint, has_alignments, load_inventory
+from lwa_cli.workspace.locks import write_lock
 from lwa_cli.workspace.samples import (
     Sample,
     invalidate_features,
@@ -46,8 +48,31 @@ def _existing(ws: Workspace, split: str, kind: str, name: str, seed: int, reques
             "those features) or pick another --sample name")
     removed = invalidate_features(ws, split, kind, name)
     if removed:
-        reporter.warn(f"removed {len(removed)} feature file(s) extracted from the old sample")
+        n_results = sum(1 for r in removed if r.startswith("results"))
+        reporter.warn(f"removed {len(removed) - n_results} feature file(s) extracted from the "
+                      f"old sample and {n_results} result(s) computed from them: "
+                      + ", ".join(removed))
     return None
+
+
+def _locked(kind: str):
+    """Run a sampling function under the sample's write lock (one writer; refused while an
+    extraction reads the sample)."""
+    def wrap(func):
+        @functools.wraps(func)
+        def run(ws: Workspace, split: str, name: str, *args, **kwargs):
+            path = ws.ensure().sample_path(split, kind, name)
+            with write_lock(path, wait=ws.wait, what=f"{kind} sample"):
+                return func(ws, split, name, *args, **kwargs)
+        return run
+    return wrap
+
+
+def _save(ws: Workspace, sample: Sample) -> Sample:
+    """Store a new sample with the fingerprints of the alignments it was drawn from."""
+    members = [m for m in expand_split(sample.split) if has_alignments(ws, m)]
+    save_sample(ws, sample, alignments={m: alignments_fingerprint(ws, m) for m in members})
+    return sample
 
 
 def _token_sample(aligned: SplitAlignments, segments: Segments, picked: np.ndarray, *,
@@ -89,6 +114,7 @@ def train_inventory(ws: Workspace, split: str, unit: str,
             np.array([c for _, c in ordered], dtype=np.int64))
 
 
+@_locked("frame")
 def sample_frames(ws: Workspace, split: str, name: str, *, utterances: int = 500, seed: int = 0,
                   force: bool = False, reporter: Reporter = SILENT) -> Sample:
     """Sample `utterances` random utterances of `split` for frame-level extraction."""
@@ -105,10 +131,10 @@ def sample_frames(ws: Workspace, split: str, name: str, *, utterances: int = 500
     sample = Sample(split=split, kind="frame", name=name, seed=seed,
                     utt_ids=aligned.utt_ids[picked], audio_paths=aligned.audio_paths[picked],
                     durations=aligned.durations[picked], params=request)
-    save_sample(ws, sample)
-    return sample
+    return _save(ws, sample)
 
 
+@_locked("phone")
 def sample_phones(ws: Workspace, split: str, name: str, *, seed: int = 0,
                   max_subset_seconds: float = DEFAULT_MAX_SUBSET_SECONDS, force: bool = False,
                   reporter: Reporter = SILENT) -> Sample:
@@ -122,10 +148,10 @@ def sample_phones(ws: Workspace, split: str, name: str, *, seed: int = 0,
                                           np.random.default_rng(seed))
     sample = _token_sample(aligned, aligned.phones, picked, kind="phone", name=name, seed=seed,
                            max_subset_seconds=max_subset_seconds, params={})
-    save_sample(ws, sample)
-    return sample
+    return _save(ws, sample)
 
 
+@_locked("word")
 def sample_words(ws: Workspace, split: str, name: str, *, words: int = 500, seed: int = 0,
                  max_subset_seconds: float = DEFAULT_MAX_SUBSET_SECONDS, force: bool = False,
                  reporter: Reporter = SILENT) -> Sample:
@@ -146,10 +172,10 @@ def sample_words(ws: Workspace, split: str, name: str, *, words: int = 500, seed
     sample = _token_sample(aligned, aligned.words, picked, kind="word", name=name, seed=seed,
                            max_subset_seconds=max_subset_seconds,
                            params={"words": words, "vocabulary": top.tolist()})
-    save_sample(ws, sample)
-    return sample
+    return _save(ws, sample)
 
 
+@_locked("wordsim")
 def sample_wordsim(ws: Workspace, split: str, name: str, *,
                    benchmarks: Mapping[str, Path] | None = None, instances: int = 200,
                    seed: int = 0, max_subset_seconds: float = DEFAULT_MAX_SUBSET_SECONDS,
@@ -179,8 +205,7 @@ def sample_wordsim(ws: Workspace, split: str, name: str, *,
     sample = _token_sample(aligned, aligned.words, picked, kind="wordsim", name=name, seed=seed,
                            max_subset_seconds=max_subset_seconds,
                            params={"instances": instances, "benchmarks": sorted(pairs)})
-    save_sample(ws, sample)
-    return sample
+    return _save(ws, sample)
 
 
 def _check_subset_seconds(value: float) -> None:

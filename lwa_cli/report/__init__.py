@@ -29,6 +29,7 @@ from lwa_cli.report.table import (
     tidy_rows,
 )
 from lwa_cli.workspace import Workspace
+from lwa_cli.workspace.provenance import FreshnessChecker
 from lwa_cli.workspace.results import load_results
 
 __all__ = ["ReportSummary", "build_report", "plot_file_name"]
@@ -47,6 +48,7 @@ class ReportSummary:
     csv, json, html : the tidy table (CSV), tidy and aggregated rows (JSON), the HTML page.
     plots : PNG path per analysis.
     n_records : stored results that entered the report.
+    n_stale : stored results left out because their inputs changed after they were computed.
     rows : aggregated rows (mean ± std per model, analysis, split, variant and layer).
     """
 
@@ -57,13 +59,14 @@ class ReportSummary:
     plots: dict[str, Path]
     n_records: int
     rows: list[dict[str, Any]] = field(default_factory=list)
+    n_stale: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready view (paths as text, NaN as null)."""
         return json_safe({
             "out_dir": str(self.out_dir), "csv": str(self.csv), "json": str(self.json),
             "html": str(self.html), "plots": {a: str(p) for a, p in self.plots.items()},
-            "n_records": self.n_records, "rows": self.rows,
+            "n_records": self.n_records, "n_stale": self.n_stale, "rows": self.rows,
         })
 
 
@@ -131,6 +134,13 @@ def build_report(ws: Workspace, out_dir: Path | str, *, models: Sequence[str] | 
     records = load_results(ws)
     if not records:
         raise LwaError(f"no results in workspace {ws.root}; run {PRODUCERS} first")
+    records, stale = split_stale(ws, records)
+    if stale:
+        reporter.warn(f"{len(stale)} stale result(s) left out of the report (their inputs "
+                      f"changed after they were computed; rerun those analyses), e.g. "
+                      f"{ws.rel(Path(stale[0][0]['file']))}: {stale[0][1]}")
+    if not records:
+        raise LwaError(f"every result in workspace {ws.root} is stale; rerun {PRODUCERS}")
     records = _select(records, "model", models, "--model")
     records = _select(records, "analysis", analyses, "--analysis")
     rows = tidy_rows(records, on_skip=reporter.warn)
@@ -162,6 +172,7 @@ def build_report(ws: Workspace, out_dir: Path | str, *, models: Sequence[str] | 
         "workspace": str(ws.root),
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC"),
         "results": f"{len(rows)} stored results",
+        "stale results left out": str(len(stale)),
         "results made by lwa": ", ".join(versions) or "unknown",
         "x axis": "normalised depth" if normalise_depth else "layer",
     }
@@ -187,4 +198,19 @@ def build_report(ws: Workspace, out_dir: Path | str, *, models: Sequence[str] | 
         raise LwaError(f"cannot write the report in {out} ({exc}); pass another --out") \
             from exc
     return ReportSummary(out_dir=out, csv=paths["csv"], json=paths["json"], html=paths["html"],
-                         plots=plot_paths, n_records=len(rows), rows=aggregated)
+                         plots=plot_paths, n_records=len(rows), rows=aggregated,
+                         n_stale=len(stale))
+
+
+def split_stale(ws: Workspace, records: list[dict[str, Any]]
+                ) -> tuple[list[dict[str, Any]], list[tuple[dict[str, Any], str]]]:
+    """(current records, [(stale record, why)]) by the workspace's provenance rule."""
+    checker = FreshnessChecker(ws)
+    fresh, stale = [], []
+    for record in records:
+        reason = checker.stale_reason(record)
+        if reason is None:
+            fresh.append(record)
+        else:
+            stale.append((record, reason))
+    return fresh, stale

@@ -40,7 +40,8 @@ AGGREGATE_COLUMNS: tuple[str, ...] = (
 """Columns of an aggregated row, in order."""
 
 _LAYER_RE = re.compile(r"^([CT])(\d+)$")
-_DROPPED = frozenset({"lwa_format_version", "file"})  # bookkeeping, not results
+# Bookkeeping, not results.
+_DROPPED = frozenset({"lwa_format_version", "file", "provenance", "cached"})
 _REQUIRED = ("analysis", "model", "split", "sample", "layer", "score")
 
 

@@ -6,6 +6,8 @@ import numpy as np
 
 from lwa_cli.data.alignments import Segments, SplitAlignments, inventory
 from lwa_cli.workspace.core import Workspace, atomic_h5, json_attr, open_h5
+from lwa_cli.workspace.locks import write_lock
+from lwa_cli.workspace.provenance import array_digest
 from lwa_cli.workspace.tables import read_columns, write_columns
 
 KIND = "alignments"
@@ -19,9 +21,16 @@ def save_alignments(ws: Workspace, aligned: SplitAlignments, *, corpus_root: str
                     alignments_root: str) -> None:
     """Write one split's alignments and its phone/word inventories (counts kept)."""
     path = ws.ensure().alignments_path(aligned.split)
-    with atomic_h5(path, KIND, split=aligned.split, corpus_root=corpus_root,
-                   alignments_root=alignments_root, missing_audio=list(aligned.missing_audio),
-                   skipped_bad=list(aligned.skipped_bad)) as f:
+    fingerprint = array_digest(
+        aligned.utt_ids, aligned.durations,
+        *(getattr(seg, c) for seg in (aligned.phones, aligned.words)
+          for c in ("utt_index", "start", "end", "label")))
+    with write_lock(path, wait=ws.wait, what="alignments"), \
+            atomic_h5(path, KIND, split=aligned.split, corpus_root=corpus_root,
+                      fingerprint=fingerprint,
+                      alignments_root=alignments_root,
+                      missing_audio=list(aligned.missing_audio),
+                      skipped_bad=list(aligned.skipped_bad)) as f:
         write_columns(f, "utterances", {"id": aligned.utt_ids, "audio_path": aligned.audio_paths,
                                         "duration": aligned.durations})
         write_columns(f, "phones", _segment_columns(aligned.phones))
@@ -34,6 +43,12 @@ def save_alignments(ws: Workspace, aligned: SplitAlignments, *, corpus_root: str
 
 def has_alignments(ws: Workspace, split: str) -> bool:
     return ws.alignments_path(split).is_file()
+
+
+def alignments_fingerprint(ws: Workspace, split: str) -> str:
+    """Content fingerprint of one real split's alignments (recorded by samples)."""
+    with open_h5(ws.alignments_path(split), KIND) as f:
+        return str(f.attrs["fingerprint"])
 
 
 def load_alignments(ws: Workspace, split: str) -> SplitAlignments:

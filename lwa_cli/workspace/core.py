@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
@@ -16,7 +17,8 @@ import h5py
 from lwa_cli import __version__
 from lwa_cli.errors import LwaError
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+"""2: every artefact records the fingerprints of its inputs (see provenance.py)."""
 MARKER = "lwa-workspace.json"
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
 
@@ -31,6 +33,45 @@ def check_name(value: str, what: str) -> str:
     return value
 
 
+class StorageError(LwaError):
+    """The workspace cannot be written: permission denied, read-only, or no space left.
+
+    `hdf5_broken` marks a failure inside an HDF5 write: the library's state is then beyond
+    repair, and the CLI ends the process at once (with this message and exit code 1) rather
+    than let HDF5 crash at interpreter exit.
+    """
+
+    def __init__(self, message: str, *, hdf5_broken: bool = False) -> None:
+        super().__init__(message)
+        self.hdf5_broken = hdf5_broken
+
+
+_DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
+_DENIED = (errno.EACCES, errno.EPERM, errno.EROFS)
+
+
+def storage_error(exc: BaseException, path: Path | str) -> StorageError | None:
+    """A clear StorageError for an OS or HDF5 write failure, or None for any other error.
+
+    HDF5 reports the OS error inside its message (``errno = 28``) rather than as `errno`.
+    """
+    code = getattr(exc, "errno", None)
+    text = str(exc)
+    hdf5 = "errno = " in text
+    if hdf5:
+        match = re.search(r"errno = (\d+)", text)
+        code = int(match.group(1)) if match else code
+    if code in _DISK_FULL:
+        return StorageError(
+            f"no space left on the device holding {path}; free some space and rerun (finished "
+            "work is kept: an extraction resumes where it stopped)", hdf5_broken=hdf5)
+    if code in _DENIED:
+        why = "read-only file system" if code == errno.EROFS else "permission denied"
+        return StorageError(f"cannot write to the workspace ({Path(path).parent}): {why}",
+                            hdf5_broken=hdf5)
+    return None
+
+
 @contextmanager
 def atomic_path(path: Path, suffix: str = "") -> Iterator[Path]:
     """Yield a temporary path beside `path`; rename it onto `path` only on success.
@@ -38,12 +79,17 @@ def atomic_path(path: Path, suffix: str = "") -> Iterator[Path]:
     The temporary name is unique per writer, so concurrent commands never collide, and a
     crash leaves at most a stray ``.tmp`` file that no reader ever opens.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
     # A fresh unique name (not mkstemp, whose 0600 mode would ignore the user's umask).
     tmp_path = path.parent / f".{path.name}.{uuid.uuid4().hex}{suffix}.tmp"
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         yield tmp_path
         os.replace(tmp_path, path)
+    except OSError as exc:
+        err = storage_error(exc, path)
+        if err is None:
+            raise
+        raise err from None
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
@@ -107,8 +153,9 @@ def write_json_atomic(path: Path, data: Any) -> None:
 class Workspace:
     """A workspace directory: creates it on first write, checks its format on open."""
 
-    def __init__(self, root: Path | str) -> None:
+    def __init__(self, root: Path | str, *, wait: bool = False) -> None:
         self.root = Path(root).expanduser().resolve()
+        self.wait = wait  # block on another process's lock instead of failing at once
 
     def __repr__(self) -> str:
         return f"Workspace({str(self.root)!r})"
@@ -125,7 +172,10 @@ class Workspace:
                 f"{self.root} is not empty and is not an lwa workspace; choose another "
                 "--workspace directory"
             )
-        self.root.mkdir(parents=True, exist_ok=True)
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise (storage_error(exc, self.root / MARKER) or exc) from None
         write_json_atomic(marker, {"format": "lwa-workspace", "format_version": FORMAT_VERSION,
                                    "created_by": __version__})
         return self
@@ -151,6 +201,10 @@ class Workspace:
         return self
 
     # -- layout --------------------------------------------------------------------------
+    def rel(self, path: Path) -> str:
+        """A workspace path as it is recorded in provenance (relative to the root)."""
+        return str(Path(path).relative_to(self.root))
+
     def alignments_path(self, split: str) -> Path:
         return self.root / "alignments" / f"{check_name(split, 'split')}.h5"
 

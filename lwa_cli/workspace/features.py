@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -23,13 +24,19 @@ import h5py
 import numpy as np
 
 from lwa_cli.errors import LwaError
-from lwa_cli.workspace.core import json_attr, open_h5, stamp_h5
+from lwa_cli.workspace.core import StorageError, json_attr, open_h5, stamp_h5, storage_error
+from lwa_cli.workspace.provenance import features_fingerprint
 from lwa_cli.workspace.tables import STR
 
 KIND = "features"
 PARTIAL_SUFFIX = ".partial"
 # Per-dataset chunk cache: room for the partly filled ~1 MiB chunk being appended to.
 _CACHE = {"rdcc_nbytes": 4 * 2**20, "rdcc_nslots": 1009}
+# Room kept free on the device besides a unit's rows: a fresh ~1 MiB chunk per dataset and
+# HDF5's metadata. Checked before each unit, so a full disk stops the run with the partial
+# file intact, before HDF5 itself fails (after which it cannot even close the file).
+_CHUNK_RESERVE = 2**20
+_META_RESERVE = 2 * 2**20
 
 
 def partial_path(path: Path) -> Path:
@@ -50,8 +57,21 @@ class FeatureWriter:
         self.dtype = np.dtype(dtype)
         self.meta = meta
         self.resumed = False
+        self.discarded = False  # a partial file of another extraction was thrown away
         self.last_rows = 0  # rows the last appended unit wrote to the first dataset
-        self._file = self._open()
+        self._broken = False  # an HDF5 write failed: the file must not be touched again
+        self._file = self._guard(self._open)
+
+    def _guard(self, step, *args):
+        """Run an HDF5 step; a disk-full or permission failure becomes a StorageError."""
+        try:
+            return step(*args)
+        except (OSError, RuntimeError) as exc:
+            err = storage_error(exc, self.tmp)
+            if err is None:
+                raise
+            self._broken = err.hdf5_broken
+            raise err from None
 
     def _open(self) -> h5py.File:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -65,7 +85,9 @@ class FeatureWriter:
                 f.close()
             except (OSError, KeyError, ValueError):
                 pass  # unreadable after a kill mid-write: start afresh
+            # Safe: the caller holds this artefact's write lock, so no live writer owns it.
             self.tmp.unlink()
+            self.discarded = True
         f = h5py.File(self.tmp, "w", **_CACHE)
         stamp_h5(f, KIND, meta=self.meta, complete=False)
         units = f.create_group("units")
@@ -87,7 +109,20 @@ class FeatureWriter:
         return set(self._file["units/index"][...].tolist())
 
     def append(self, unit: int, rows: dict[str, np.ndarray]) -> None:
-        """Write all rows of work unit `unit` (arrays keyed by dataset name), then mark it."""
+        """Write all rows of work unit `unit` (arrays keyed by dataset name), then mark it.
+
+        Raises StorageError, before writing anything, when the device lacks room for them.
+        """
+        need = sum(np.asarray(a).nbytes + _CHUNK_RESERVE for a in rows.values()) + _META_RESERVE
+        free = shutil.disk_usage(self.tmp.parent).free
+        if free < need:
+            raise StorageError(
+                f"no space left on the device holding {self.tmp} ({free / 2**20:.1f} MiB free, "
+                f"{need / 2**20:.1f} MiB needed for the next utterance); free some space and "
+                "rerun: the finished utterances are kept and the run resumes after them")
+        self._guard(self._append, unit, rows)
+
+    def _append(self, unit: int, rows: dict[str, np.ndarray]) -> None:
         f = self._file
         names = json_attr(f, "datasets")
         if names is None:
@@ -127,17 +162,20 @@ class FeatureWriter:
 
     def finish(self, summary: dict[str, Any]) -> Path:
         """Record a summary (counts, timings), mark complete and move into place atomically."""
-        f = self._file
-        f.attrs["summary"] = json.dumps(summary)
-        f.attrs["complete"] = True
-        f.close()
-        os.replace(self.tmp, self.path)
+        def step() -> None:
+            f = self._file
+            f.attrs["summary"] = json.dumps(summary)
+            f.attrs["complete"] = True
+            f.close()
+            os.replace(self.tmp, self.path)
+
+        self._guard(step)
         return self.path
 
     def close(self) -> None:
         """Close without finishing (the partial file stays for a later resume)."""
-        if self._file.id.valid:
-            self._file.close()
+        if not self._broken and self._file.id.valid:
+            self._guard(self._file.close)
 
 
 class FeatureFile:
@@ -164,6 +202,11 @@ class FeatureFile:
     @property
     def layers(self) -> list[str]:
         return list(self.meta["layers"])
+
+    @property
+    def fingerprint(self) -> str:
+        """What the stored numbers depend on (see provenance.features_fingerprint)."""
+        return features_fingerprint(self.meta)
 
     @property
     def summary(self) -> dict[str, Any]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 from dataclasses import dataclass, field
 
@@ -11,6 +10,9 @@ import numpy as np
 from lwa_cli.data.alignments import Segments
 from lwa_cli.errors import LwaError
 from lwa_cli.workspace.core import Workspace, atomic_h5, json_attr, open_h5
+from lwa_cli.workspace.locks import write_lock
+from lwa_cli.workspace.provenance import array_digest
+from lwa_cli.workspace.results import remove_dependent_results
 from lwa_cli.workspace.tables import read_columns, write_columns
 
 KIND = "sample"
@@ -42,24 +44,35 @@ class Sample:
     @property
     def fingerprint(self) -> str:
         """A content hash: features record it, so a replaced sample is never mixed up."""
-        h = hashlib.sha256()
-        for arr in (self.utt_ids, self.durations):
-            h.update(np.ascontiguousarray(arr).tobytes())
+        arrays = [self.utt_ids, np.asarray(self.durations, dtype=np.float64)]
         if self.tokens is not None:
-            for arr in (self.tokens.utt_index, self.tokens.start, self.tokens.end,
-                        self.tokens.label):
-                h.update(np.ascontiguousarray(arr).tobytes())
-        return h.hexdigest()[:16]
+            arrays += [np.asarray(self.tokens.utt_index, dtype=np.int64),
+                       np.asarray(self.tokens.start, dtype=np.float64),
+                       np.asarray(self.tokens.end, dtype=np.float64), self.tokens.label]
+        return array_digest(*arrays)
 
 
 def sample_exists(ws: Workspace, split: str, kind: str, name: str) -> bool:
     return ws.sample_path(split, kind, name).is_file()
 
 
-def save_sample(ws: Workspace, sample: Sample) -> None:
+def sample_fingerprint(ws: Workspace, split: str, kind: str, name: str) -> str | None:
+    """The stored sample's content fingerprint (None when there is no such sample)."""
+    path = ws.sample_path(split, kind, name)
+    if not path.is_file():
+        return None
+    with open_h5(path, KIND) as f:
+        return str(f.attrs["fingerprint"])
+
+
+def save_sample(ws: Workspace, sample: Sample, *, alignments: dict[str, str]) -> None:
+    """Store a sample; `alignments` maps each source split to its alignments' fingerprint.
+
+    The caller holds the sample's write lock (see `replace_sample_lock`).
+    """
     path = ws.ensure().sample_path(sample.split, sample.kind, sample.name)
     with atomic_h5(path, KIND, split=sample.split, sample_kind=sample.kind, name=sample.name,
-                   seed=sample.seed, params=sample.params,
+                   seed=sample.seed, params=sample.params, alignments=alignments,
                    fingerprint=sample.fingerprint) as f:
         write_columns(f, "utterances", {"id": sample.utt_ids, "audio_path": sample.audio_paths,
                                         "duration": sample.durations})
@@ -90,20 +103,22 @@ def load_sample(ws: Workspace, split: str, kind: str, name: str) -> Sample:
 
 
 def invalidate_features(ws: Workspace, split: str, kind: str, name: str) -> list[str]:
-    """Remove every model's features extracted from a sample that is being replaced."""
+    """Remove every model's features extracted from a sample that is being replaced, and the
+    results computed from them; return the workspace paths removed (features first)."""
     removed = []
     features_root = ws.root / "features"
-    if not features_root.is_dir():
-        return removed
-    for model_dir in sorted(p for p in features_root.iterdir() if p.is_dir()):
-        sample_dir = model_dir / split / f"sample-{name}"
-        if not sample_dir.is_dir():
-            continue
-        for stem in SPANS_OF_KIND[kind]:
-            for path in sorted(sample_dir.glob(f"{stem}.*h5")):
-                if path.name == f"{stem}.h5" or path.name.startswith(f"{stem}.part-"):
-                    path.unlink()
-                    removed.append(str(path.relative_to(ws.root)))
-        if sample_dir.is_dir() and not any(sample_dir.iterdir()):
-            shutil.rmtree(sample_dir)
-    return removed
+    if features_root.is_dir():
+        for model_dir in sorted(p for p in features_root.iterdir() if p.is_dir()):
+            sample_dir = model_dir / split / f"sample-{name}"
+            if not sample_dir.is_dir():
+                continue
+            for stem in SPANS_OF_KIND[kind]:
+                for path in sorted(sample_dir.glob(f"{stem}.*h5*")):
+                    if path.name in (f"{stem}.h5", f"{stem}.h5.partial") or \
+                            path.name.startswith(f"{stem}.part-"):
+                        with write_lock(path, wait=ws.wait, what="feature file"):
+                            path.unlink()
+                        removed.append(ws.rel(path))
+            if not any(p for p in sample_dir.iterdir() if not p.name.endswith(".lock")):
+                shutil.rmtree(sample_dir)
+    return removed + remove_dependent_results(ws, removed)

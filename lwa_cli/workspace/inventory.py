@@ -1,0 +1,114 @@
+"""What a workspace holds, and whether each artefact is current (`lwa status`).
+
+Walks the layout (only this package knows it) and applies the provenance rule of
+provenance.py to every artefact: a sample is stale when its alignments changed, a feature file
+when its sample did, a result when any of its inputs did.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import h5py
+
+from lwa_cli.workspace.core import Workspace, json_attr
+from lwa_cli.workspace.locks import is_locked
+from lwa_cli.workspace.provenance import FreshnessChecker
+from lwa_cli.workspace.results import load_results
+
+
+def _attrs(path: Path) -> dict[str, Any]:
+    with h5py.File(path, "r") as f:
+        return {k: (v.decode() if isinstance(v, bytes) else v) for k, v in f.attrs.items()}
+
+
+def _alignments(ws: Workspace) -> list[dict[str, Any]]:
+    out = []
+    for path in sorted((ws.root / "alignments").glob("*.h5")):
+        with h5py.File(path, "r") as f:
+            out.append({"split": path.stem, "utterances": int(f["utterances/id"].shape[0]),
+                        "phone_segments": int(f["phones/label"].shape[0]),
+                        "word_segments": int(f["words/label"].shape[0]),
+                        "skipped_bad": len(json_attr(f, "skipped_bad", [])),
+                        "missing_audio": len(json_attr(f, "missing_audio", []))})
+    return out
+
+
+def _samples(ws: Workspace, checker: FreshnessChecker) -> list[dict[str, Any]]:
+    out = []
+    for path in sorted((ws.root / "samples").glob("*/*.h5")):
+        attrs = _attrs(path)
+        split, kind, name = attrs["split"], attrs["sample_kind"], attrs["name"]
+        state = "current"
+        for source, fp in json.loads(attrs.get("alignments", "{}")).items():
+            current, reason = checker.artefact("alignments", ws.rel(ws.alignments_path(source)))
+            if reason or current != fp:
+                state = f"stale (alignments of {source} changed)"
+        with h5py.File(path, "r") as f:
+            n_utts = int(f["utterances/id"].shape[0])
+            n_tokens = int(f["tokens/label"].shape[0]) if "tokens" in f else None
+        out.append({"split": split, "kind": kind, "sample": name, "seed": int(attrs["seed"]),
+                    "utterances": n_utts, "tokens": n_tokens, "state": state,
+                    "in_use": is_locked(path)})
+    return out
+
+
+def _features(ws: Workspace, checker: FreshnessChecker) -> list[dict[str, Any]]:
+    out = []
+    root = ws.root / "features"
+    for path in sorted(root.glob("*/*/sample-*/*.h5*")):
+        if path.name.startswith("."):  # lock and temporary files
+            continue
+        partial = path.name.endswith(".partial")
+        row: dict[str, Any] = {"model": path.parts[-4], "split": path.parts[-3],
+                               "sample": path.parts[-2].removeprefix("sample-"),
+                               "file": path.name, "size_mib": round(path.stat().st_size / 2**20, 2),
+                               "in_use": is_locked(path.with_name(path.name.removesuffix(
+                                   ".partial")))}
+        try:
+            with h5py.File(path, "r") as f:
+                meta = json_attr(f, "meta", {})
+                datasets = json_attr(f, "datasets", []) or []
+                rows = int(f[datasets[0]].shape[0]) if datasets else 0
+                n_units = int(f["units/index"].shape[0]) if "units/index" in f else 0
+        except OSError as exc:
+            out.append({**row, "state": f"unreadable ({exc})", "layers": [], "rows": 0})
+            continue
+        row.update(layers=list(meta.get("layers", [])), rows=rows,
+                   checkpoint=meta.get("checkpoint"))
+        if partial:
+            row["state"] = f"partial ({n_units} of {len(meta.get('units', []))} utterances)"
+        else:
+            _, reason = checker.artefact("features", ws.rel(path))
+            row["state"] = f"stale ({reason})" if reason else "complete"
+        out.append(row)
+    return out
+
+
+def _results(ws: Workspace, checker: FreshnessChecker) -> list[dict[str, Any]]:
+    groups: dict[tuple, dict[str, Any]] = defaultdict(
+        lambda: {"fresh": 0, "stale": 0, "layers": [], "stale_layers": [], "why": None})
+    for record in load_results(ws):
+        key = (record["analysis"], record["model"], record["split"], str(record["sample"]))
+        group = groups[key]
+        reason = checker.stale_reason(record)
+        if reason is None:
+            group["fresh"] += 1
+            group["layers"].append(record["layer"])
+        else:
+            group["stale"] += 1
+            group["stale_layers"].append(record["layer"])
+            group["why"] = group["why"] or reason
+    return [{"analysis": a, "model": m, "split": s, "sample": k, **g}
+            for (a, m, s, k), g in sorted(groups.items())]
+
+
+def describe_workspace(ws: Workspace) -> dict[str, list[dict[str, Any]]]:
+    """Alignments, samples, feature files and results of a workspace, each with its state."""
+    ws.check()
+    checker = FreshnessChecker(ws)
+    return {"alignments": _alignments(ws), "samples": _samples(ws, checker),
+            "features": _features(ws, checker), "results": _results(ws, checker)}

@@ -1,0 +1,192 @@
+"""The CLI contract as a user's shell meets it: a real `lwa` process with the installed typer.
+
+Exit codes (0 help, 1 failure, 2 usage), data on stdout and messages on stderr, full-width
+tables on a pipe, global options after the subcommand, plain progress lines in a log.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import click
+import pytest
+
+from lwa_cli.cli.main import app, hoist_global_options
+from lwa_cli.models.registry import REGISTRY
+from lwa_cli.progress import PlainProgress
+
+
+def _lwa_cmd() -> list[str]:
+    exe = Path(sys.executable).with_name("lwa")
+    return [str(exe)] if exe.exists() else [sys.executable, "-m", "lwa_cli"]
+
+
+def run_lwa(*args: str, cwd: Path | None = None, env: dict | None = None,
+            timeout: int = 120) -> subprocess.CompletedProcess:
+    full_env = {**os.environ, "COLUMNS": "80", **(env or {})}
+    full_env.pop("LWA_WORKSPACE", None)
+    return subprocess.run([*_lwa_cmd(), *args], capture_output=True, text=True, cwd=cwd,
+                          env=full_env, timeout=timeout, stdin=subprocess.DEVNULL)
+
+
+def _command_paths() -> list[list[str]]:
+    """Every command and subcommand of `lwa`, from the click tree typer builds."""
+    import typer.main
+
+    root = typer.main.get_command(app)
+    out = []
+
+    def walk(cmd, path):
+        out.append(path)
+        for name, sub in getattr(cmd, "commands", {}).items():
+            walk(sub, [*path, name])
+
+    walk(root, [])
+    return out
+
+
+COMMANDS = _command_paths()
+
+
+def test_every_command_is_listed():
+    names = {" ".join(p) for p in COMMANDS}
+    assert {"", "extract", "cca", "status", "sample frame", "embeddings glove",
+            "demo corpus"} <= names
+
+
+@pytest.mark.parametrize("path", COMMANDS, ids=lambda p: " ".join(p) or "lwa")
+def test_help_exits_zero_with_every_option_documented(path):
+    done = run_lwa(*path, "--help")
+    assert done.returncode == 0, done.stderr
+    assert "Usage:" in done.stdout and "internal error" not in done.stdout + done.stderr
+    assert "<bool>" not in done.stdout  # flags are shown as flags
+
+
+def test_every_option_has_help_text():
+    import typer.main
+
+    root = typer.main.get_command(app)
+    missing = []
+
+    def walk(cmd, path):
+        for param in cmd.params:
+            if isinstance(param, click.Option) or type(param).__name__ == "TyperOption":
+                if not (getattr(param, "help", None) or "").strip():
+                    missing.append(f"{path} {param.opts[0]}")
+        for name, sub in getattr(cmd, "commands", {}).items():
+            walk(sub, f"{path} {name}")
+
+    walk(root, "lwa")
+    assert missing == []
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["--no-such-option"], "No such option"),
+    (["cca", "mel", "--modle", "x"], "Possible options: --model"),
+    (["extract", "--split", "dev-clean"], "Missing option '--model'"),
+    (["sample"], "Usage:"),
+    (["mi", "phone", "--model", "m", "--clusters", "1"], "--clusters"),
+])
+def test_usage_errors_exit_two_with_click_usage_line(args, needle):
+    done = run_lwa(*args)
+    assert done.returncode == 2, (done.stdout, done.stderr)
+    text = done.stdout + done.stderr
+    assert needle in text and "internal error" not in text
+    assert "Usage:" in text
+
+
+def test_did_you_mean_for_registry_names(tmp_path):
+    done = run_lwa("-w", str(tmp_path / "ws"), "extract", "--model", "wavlm_base_plus_randm",
+                   "--split", "dev-clean")
+    assert done.returncode in (1, 2)
+    # No workspace yet: the workspace error comes first; with one, the name is checked.
+    (tmp_path / "ws").mkdir()
+    done = run_lwa("-w", str(tmp_path / "ws"), "prepare-alignments", "--corpus", "nope",
+                   "--alignments", "nope", "--split", "dev-clean")
+    assert done.returncode == 1 and done.stderr.startswith("error:")
+
+
+def test_piped_models_table_is_never_cut():
+    done = run_lwa("models")
+    assert done.returncode == 0
+    lines = done.stdout.splitlines()
+    for name in REGISTRY:
+        assert any(f" {name} " in line for line in lines), name
+    assert "…" not in done.stdout
+
+
+def test_global_options_after_the_subcommand():
+    assert hoist_global_options(["cca", "mel", "--model", "m", "-q", "-w", "W"]) == \
+        ["-q", "-w", "W", "cca", "mel", "--model", "m"]
+    assert hoist_global_options(["-w", "W", "models", "--workspace=V", "--", "-q"]) == \
+        ["--workspace=V", "-w", "W", "models", "--", "-q"]
+    done = run_lwa("models", "--json", "-q", "--threads", "1")
+    assert done.returncode == 0, done.stderr
+    assert {r["name"] for r in json.loads(done.stdout)} == set(REGISTRY)
+
+
+def test_version_and_json_on_stdout_messages_on_stderr(tmp_path):
+    done = run_lwa("--version")
+    assert done.returncode == 0 and done.stdout.startswith("lwa ")
+    done = run_lwa("-w", str(tmp_path), "demo", "corpus", str(tmp_path / "c"), "--json")
+    assert done.returncode == 0
+    assert json.loads(done.stdout)["splits"]  # stdout is pure JSON
+    done = run_lwa("-w", str(tmp_path / "none"), "status")
+    assert done.returncode == 1 and done.stdout == ""
+    assert done.stderr.startswith("error: no lwa workspace")
+
+
+def test_plain_progress_lines_at_a_steady_pace():
+    from io import StringIO
+
+    from rich.console import Console
+
+    buf = StringIO()
+    now = [0.0]
+    progress = PlainProgress(Console(file=buf, width=200), "extract", 40, "utt", step=0.25,
+                             interval=30.0, clock=lambda: now[0])
+    for _ in range(40):
+        now[0] += 1.0
+        progress.advance(1)
+    lines = buf.getvalue().splitlines()
+    # start, 25 %, 50 % (also 30 s passed), 75 %, done: never one line per utterance.
+    assert lines[0].startswith("extract: 0/40 utt (0%)")
+    assert [line.split(" ")[1] for line in lines] == ["0/40", "10/40", "20/40", "30/40", "40/40"]
+    assert lines[-1] == "extract: 40/40 utt (100%), 40 s"
+
+
+def test_a_redirected_run_writes_progress_while_it_runs(tmp_path):
+    """stderr in a file (a SLURM log): progress lines appear before the command ends."""
+    ws = tmp_path / "ws"
+    assert run_lwa("-w", str(ws), "demo", "corpus", str(tmp_path / "c")).returncode == 0
+    assert run_lwa("-w", str(ws), "demo", "models", str(tmp_path / "m")).returncode == 0
+    assert run_lwa("-w", str(ws), "prepare-alignments", "--corpus",
+                   str(tmp_path / "c" / "LibriSpeech"), "--alignments",
+                   str(tmp_path / "c" / "alignments"), "--split", "dev-clean").returncode == 0
+    assert run_lwa("-w", str(ws), "sample", "frame", "--split", "dev-clean",
+                   "--utterances", "1000").returncode == 0
+    log = tmp_path / "extract.log"
+    with log.open("w") as err:
+        proc = subprocess.Popen(
+            [*_lwa_cmd(), "-w", str(ws), "--threads", "1", "extract", "--model",
+             "demo_wav2vec2", "--checkpoint", str(tmp_path / "m" / "demo_wav2vec2"),
+             "--split", "dev-clean", "--span", "frame"],
+            stdout=subprocess.DEVNULL, stderr=err, stdin=subprocess.DEVNULL)
+        seen_while_running = False
+        deadline = time.monotonic() + 120
+        while proc.poll() is None and time.monotonic() < deadline:
+            if "utt (" in log.read_text():
+                seen_while_running = proc.poll() is None
+                break
+            time.sleep(0.05)
+        assert proc.wait(timeout=300) == 0
+    text = log.read_text()
+    assert seen_while_running, text
+    progress = [line for line in text.splitlines() if " utt (" in line]
+    assert progress[0].split(": ")[1].startswith("0/62") and "(100%)" in progress[-1]
+    assert len(progress) <= 12  # every 10 % (or 30 s), not every utterance
