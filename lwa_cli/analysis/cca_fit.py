@@ -133,12 +133,10 @@ def retained_directions(w: np.ndarray, null_tol: float | None,
     if null_tol is not None:
         idx = idx[w >= null_tol * w[-1]]
         n_null = w.size - idx.size
-    if svd_keep is not None and idx.size:
+    if svd_keep is not None and svd_keep < 1.0 and idx.size:  # svd_keep = 1 keeps all
         top = np.clip(w[idx][::-1], 0.0, None)  # descending
         share = np.cumsum(top) / top.sum()
-        # Fewest directions reaching the share; the 1e-12 slack keeps svd_keep = 1 from
-        # depending on the last bit of the cumulative sum.
-        r = int(np.searchsorted(share, svd_keep - 1e-12, side="left")) + 1
+        r = int(np.searchsorted(share, svd_keep, side="left")) + 1  # fewest reaching it
         idx = idx[idx.size - min(r, idx.size):]
     return idx, n_null
 
