@@ -331,6 +331,8 @@ def fit_cca(
         Too few points (CCA needs more points than dimensions in each view), NaN/inf inputs,
         or a fit failure (:class:`CandidateFitError`).
     """
+    check_fraction("null_tol", null_tol, upper_open=True)
+    check_fraction("svd_keep", svd_keep, upper_open=False)
     x, y = as_rows(x, "x", name), as_rows(y, "y", name)
     n, dx, dy = check_pair(x, y, name)
     needed = max(dx, dy) + 1
