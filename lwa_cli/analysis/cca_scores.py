@@ -208,14 +208,20 @@ def _side_from_moments(metric: str, n: int, proj: np.ndarray, sp: np.ndarray, gr
     return _weighted(np.abs(a).sum(axis=1), rho)
 
 
+def _kept(block: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """The kept rows/columns of a cross-product block (no copy when all are kept)."""
+    if rows.size == block.shape[0] and cols.size == block.shape[1]:
+        return block
+    return block[np.ix_(rows, cols)]
+
+
 def score_moments(fit: CCAFit, mom: EvalMoments, metric: str, mean_score: bool) -> float | None:
     """Score a fit from an evaluation set's moments (same value as :func:`score_rows` up to
     rounding); NaN when a variate is constant, None when rounding would make it unreliable."""
     k = fit.k
     xk, yk = np.flatnonzero(fit.x_keep), np.flatnonzero(fit.y_keep)
     px, py = fit.proj_x[:k], fit.proj_y[:k]
-    cxx = mom.cxx[np.ix_(xk, xk)]
-    cyy = mom.cyy[np.ix_(yk, yk)]
+    cxx, cyy, cxy = _kept(mom.cxx, xk, xk), _kept(mom.cyy, yk, yk), _kept(mom.cxy, xk, yk)
     with serial_blas():
         sx, sy = px @ cxx, py @ cyy
         gx, gy = sx @ px.T, sy @ py.T
@@ -224,7 +230,7 @@ def score_moments(fit: CCAFit, mom: EvalMoments, metric: str, mean_score: bool) 
             return float("nan") if np.all(gxx >= 0) and np.all(gyy >= 0) else None
         if max(_cancellation(px, cxx, gxx), _cancellation(py, cyy, gyy)) > _MAX_CANCELLATION:
             return None
-        cross = np.einsum("ij,ij->i", px @ mom.cxy[np.ix_(xk, yk)], py)
+        cross = np.einsum("ij,ij->i", px @ cxy, py)
         rho = cross / np.sqrt(gxx * gyy)
         scores = []
         for side in weighted_sides(metric, fit.kx, fit.ky, mean_score):
