@@ -143,3 +143,49 @@ def test_moments_path_equals_rows_path(metric: str, mean_score: bool) -> None:
         expected = score_rows(fit, rows, metric, mean_score)
         got = score_moments(fit, EvalMoments.from_stats(stats, s), metric, mean_score)
         assert got == pytest.approx(expected, abs=1e-10)
+
+
+class _CountingRows:
+    """A row-sliceable view (like an h5py dataset) that counts the rows read."""
+
+    def __init__(self, array: np.ndarray) -> None:
+        self.array, self.rows_read = array, 0
+        self.shape, self.dtype = array.shape, array.dtype
+
+    def __getitem__(self, key: slice) -> np.ndarray:
+        out = self.array[key]
+        self.rows_read += out.shape[0]
+        return out
+
+
+def _one_hot_views(n: int = 1500, seed: int = 2):
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 8, n)
+    y = np.eye(8)[labels]  # rows sum to 1: the centred view has an exact null direction
+    x = y @ rng.standard_normal((8, 12)) + rng.standard_normal((n, 12))
+    return x, y, labels
+
+
+def test_cross_validation_reads_the_rows_once() -> None:
+    x, y = _low_rank_views(1500, seed=4, dx=12, dy=6)
+    cx, cy = _CountingRows(x), _CountingRows(y)
+    got = cross_validated_pwcca(cx, cy, n_candidates=3, chunk_rows=200)
+    assert (cx.rows_read, cy.rows_read) == (1500, 1500)  # one pass; scores from moments
+    assert got.score == pytest.approx(cross_validated_pwcca(x, y, n_candidates=3).score,
+                                      abs=1e-12)
+
+
+def test_null_pair_is_scored_on_rows_unless_dropped() -> None:
+    x, y, labels = _one_hot_views()
+    cx, cy = _CountingRows(x), _CountingRows(y)
+    plain = cross_validated_pwcca(cx, cy, labels, n_candidates=2, chunk_rows=200)
+    # The reference's noise pair cancels in the moments, so its dev/test rows are read again.
+    assert cx.rows_read > 1500
+    cx, cy = _CountingRows(x), _CountingRows(y)
+    stable = cross_validated_pwcca(cx, cy, labels, n_candidates=2, chunk_rows=200,
+                                   null_tol=1e-12)
+    assert (cx.rows_read, cy.rows_read) == (1500, 1500)
+    assert stable.null_dims_dropped == [(0, 1)] * 3 and stable.n_directions == [7] * 3
+    assert plain.null_dims_dropped == [(0, 0)] * 3 and plain.n_directions == [8] * 3
+    record = stable.to_dict()
+    assert record["null_tol"] == 1e-12 and record["null_dims_dropped"] == [(0, 1)] * 3
