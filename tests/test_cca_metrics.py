@@ -189,3 +189,14 @@ def test_null_pair_is_scored_on_rows_unless_dropped() -> None:
     assert plain.null_dims_dropped == [(0, 0)] * 3 and plain.n_directions == [8] * 3
     record = stable.to_dict()
     assert record["null_tol"] == 1e-12 and record["null_dims_dropped"] == [(0, 1)] * 3
+
+
+def test_torch_statistics_give_the_numpy_scores(monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("torch")
+    from lwa_cli.analysis import cca_stats
+
+    x, y = _low_rank_views(1200, seed=6, dx=10, dy=5)
+    expected = cross_validated_pwcca(x, y, n_candidates=2, null_tol=1e-12)
+    monkeypatch.setattr(cca_stats, "get_backend", lambda device: cca_stats._TorchBackend("cpu"))
+    got = cross_validated_pwcca(x, y, n_candidates=2, null_tol=1e-12, device="cuda")
+    assert got.score == pytest.approx(expected.score, abs=1e-10)
