@@ -45,8 +45,8 @@ from lwa_cli.errors import LwaError, LwaUsageError
 METRICS = CCA_METRICS
 #: Metrics that score a CCA fit (all but CKA).
 FIT_METRICS = tuple(m for m in METRICS if m != "cka")
-#: The moments path is used when every variate keeps ≥ ~6 significant digits over rounding:
-#: (Σⱼ |pᵢⱼ| σⱼ)² / var(variate i) — how much the products cancel — below this bound.
+#: The moments path is used when no variate loses more than ~6 of float64's 16 digits to
+#: cancellation: (Σⱼ |pᵢⱼ| σⱼ)² / var(variate i) below this bound (≤ 1e-10 relative error).
 _MAX_CANCELLATION = 1e6
 #: ... and when the Gram matrix of the weighting's QR has a condition number below this.
 _MAX_GRAM_CONDITION = 1e8
