@@ -1,5 +1,5 @@
-"""Benchmark cross-validated PWCCA: lwa's streaming statistics against a np.cov-per-candidate
-baseline, wall time and peak memory of each.
+"""Benchmark cross-validated PWCCA: lwa's streaming statistics against one bare float64 Gram
+pass and a np.cov-per-candidate baseline: CPU time, wall time and peak memory of each.
 
 The parent process writes seeded synthetic float32 views (N × 768 and N × 80 by default, a
 shared 24-dimensional latent plus noise and non-zero means) to an HDF5 file in a temporary
@@ -8,19 +8,24 @@ directory. Each implementation then runs in its own fresh interpreter, so its pe
 
 * ``lwa``: `lwa_cli.analysis.cca.cross_validated_pwcca` reading the HDF5 datasets in row
   chunks (one streaming pass for per-split statistics, O(d³) per candidate).
+* ``gram``: the floor: the same rows loaded as one float64 (N, dx + dy) matrix (not timed),
+  then one ``X.T @ X`` (BLAS syrk) timed. lwa's target is ≤ 2× its CPU time.
 * ``baseline``: what the reference does: load both views as float64 (dims × N); for every
   trial slice out the 8 training splits, and for every ε candidate recompute ``np.cov`` of the
   stacked training views, scale, prune, ``pinv``, eigendecomposition square root and full SVD,
   score the dev split, then score the chosen candidate on the test split. It uses the same
   splits, trial pairs, ε order and sign convention as lwa, so both scores must agree.
 
-Both run 3 trials × 6 candidates. ``--baseline-candidates 1`` times the baseline for one
-candidate per trial only and extrapolates ×6 (the output says so).
+lwa and the baseline run 3 trials × 6 candidates. ``--baseline-candidates 1`` times the
+baseline for one candidate per trial only and extrapolates ×6 (the output says so);
+``--no-baseline`` skips it. CPU time is user + system time of the timed section
+(``time.process_time``, all threads).
 
 Usage (from the repository root)::
 
     .venv/bin/python benchmarks/cca.py              # N = 100000, 768 vs 80 dims
     .venv/bin/python benchmarks/cca.py --n 20000 --json out.json
+    .venv/bin/python benchmarks/cca.py --no-baseline
 """
 
 from __future__ import annotations
@@ -90,12 +95,29 @@ def run_lwa(path: Path, seed: int) -> dict:
     from lwa_cli.analysis.cca import cross_validated_pwcca
 
     with h5py.File(path, "r") as handle:
-        start = time.perf_counter()
+        cpu, start = time.process_time(), time.perf_counter()
         result = cross_validated_pwcca(handle["x"], handle["y"], seed=seed,
                                        n_trials=N_TRIALS, n_candidates=N_CANDIDATES)
-        wall = time.perf_counter() - start
-    return {"wall_s": wall, "score": result.score, "trial_scores": result.trial_scores,
-            "chosen_eps": result.chosen_eps, "extrapolated": False}
+        wall, cpu = time.perf_counter() - start, time.process_time() - cpu
+    return {"wall_s": wall, "cpu_s": cpu, "score": result.score,
+            "trial_scores": result.trial_scores, "chosen_eps": result.chosen_eps,
+            "extrapolated": False}
+
+
+def run_gram(path: Path) -> dict:
+    """Time one float64 Gram matrix X.T @ X of the stacked rows (the floor of any CCA)."""
+    import h5py
+
+    with h5py.File(path, "r") as handle:
+        n, dx, dy = handle["x"].shape[0], handle["x"].shape[1], handle["y"].shape[1]
+        stacked = np.empty((n, dx + dy), dtype=np.float64)
+        stacked[:, :dx] = handle["x"][:]
+        stacked[:, dx:] = handle["y"][:]
+    cpu, start = time.process_time(), time.perf_counter()
+    gram = stacked.T @ stacked
+    wall, cpu = time.perf_counter() - start, time.process_time() - cpu
+    return {"wall_s": wall, "cpu_s": cpu, "score": float("nan"), "trace": float(np.trace(gram)),
+            "extrapolated": False}
 
 
 def _reference_fit(view1: np.ndarray, view2: np.ndarray, eps_x: float, eps_y: float):
@@ -146,7 +168,7 @@ def run_baseline(path: Path, seed: int, candidates: int) -> dict:
 
     with h5py.File(path, "r") as handle:
         n = handle["x"].shape[0]
-        start = time.perf_counter()
+        cpu, start = time.process_time(), time.perf_counter()
         view1 = handle["x"][:].astype(np.float64).T
         view2 = handle["y"][:].astype(np.float64).T
     splits, pairs, eps_lists = _protocol(n, seed)
@@ -164,18 +186,24 @@ def run_baseline(path: Path, seed: int, candidates: int) -> dict:
         chosen.append(eps_list[best])
         scores.append(_reference_score(fits[best], view1.T[splits[test]].T,
                                        view2.T[splits[test]].T))
-    wall = time.perf_counter() - start
+    wall, cpu = time.perf_counter() - start, time.process_time() - cpu
     extrapolated = candidates < N_CANDIDATES
     if extrapolated:
         wall *= N_CANDIDATES / candidates
-    return {"wall_s": wall, "score": float(np.mean(scores)), "trial_scores": scores,
+        cpu *= N_CANDIDATES / candidates
+    return {"wall_s": wall, "cpu_s": cpu, "score": float(np.mean(scores)), "trial_scores": scores,
             "chosen_eps": chosen, "extrapolated": extrapolated}
 
 
 def worker(kind: str, path: Path, seed: int, candidates: int) -> dict:
     """Run one implementation and add its peak RSS and BLAS."""
     sys.path.insert(0, str(REPO_ROOT))
-    out = run_lwa(path, seed) if kind == "lwa" else run_baseline(path, seed, candidates)
+    if kind == "lwa":
+        out = run_lwa(path, seed)
+    elif kind == "gram":
+        out = run_gram(path)
+    else:
+        out = run_baseline(path, seed, candidates)
     out["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     out["blas"] = _blas()
     out["kind"] = kind
@@ -206,9 +234,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--baseline-candidates", type=int, default=N_CANDIDATES,
                         choices=range(1, N_CANDIDATES + 1), metavar="1..6",
                         help="candidates per trial the baseline really runs (rest extrapolated)")
+    parser.add_argument("--no-baseline", action="store_true", help="skip the np.cov baseline")
     parser.add_argument("--timeout", type=float, default=1800.0, help="seconds per run")
     parser.add_argument("--json", type=Path, help="also write the measurements here")
-    parser.add_argument("--worker", choices=("lwa", "baseline"), help=argparse.SUPPRESS)
+    parser.add_argument("--worker", choices=("lwa", "gram", "baseline"), help=argparse.SUPPRESS)
     parser.add_argument("--data", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
@@ -223,7 +252,8 @@ def main(argv: list[str] | None = None) -> int:
         write_views(path, args.n, args.dx, args.dy, args.seed)
         rows = []
         print(f"load average before the runs: {os.getloadavg()[0]:.1f}", file=sys.stderr)
-        for kind in ("lwa", "baseline"):
+        kinds = ("gram", "lwa") if args.no_baseline else ("gram", "lwa", "baseline")
+        for kind in kinds:
             print(f"running {kind} ...", file=sys.stderr, flush=True)
             rows.append(run_isolated(kind, path, args.seed, args.baseline_candidates,
                                      args.timeout))
@@ -237,13 +267,21 @@ def main(argv: list[str] | None = None) -> int:
             continue
         note = (f"  (timed {args.baseline_candidates} candidate(s)/trial, extrapolated "
                 f"x{N_CANDIDATES / args.baseline_candidates:g})" if row["extrapolated"] else "")
-        print(f"{row['kind']:<9} wall {row['wall_s']:8.2f} s   peak RSS {row['peak_rss_mib']:7.0f}"
-              f" MiB   score {row['score']:.10f}{note}")
-    if all(r["status"] == "ok" for r in rows):
-        lwa, base = rows
-        print(f"speed-up {base['wall_s'] / lwa['wall_s']:.1f}x; "
+        score = "" if row["kind"] == "gram" else f"   score {row['score']:.10f}"
+        print(f"{row['kind']:<9} cpu {row['cpu_s']:8.2f} s   wall {row['wall_s']:8.2f} s   "
+              f"peak RSS {row['peak_rss_mib']:7.0f} MiB{score}{note}")
+    done = {r["kind"]: r for r in rows if r["status"] == "ok"}
+    if "gram" in done and "lwa" in done:
+        print(f"lwa / Gram pass: cpu {done['lwa']['cpu_s'] / done['gram']['cpu_s']:.2f}x, "
+              f"wall {done['lwa']['wall_s'] / done['gram']['wall_s']:.2f}x (target: cpu <= 2x, "
+              "peak RSS <= 1.2 GB)")
+    if "baseline" in done and "lwa" in done:
+        lwa, base = done["lwa"], done["baseline"]
+        print(f"speed-up over the baseline {base['wall_s'] / lwa['wall_s']:.1f}x wall, "
+              f"{base['cpu_s'] / lwa['cpu_s']:.1f}x cpu; "
               f"|score difference| {abs(base['score'] - lwa['score']):.2e}")
-        for lib in lwa["blas"]:
+    if "lwa" in done:
+        for lib in done["lwa"]["blas"]:
             print(f"blas: {lib}")
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1))

@@ -7,4 +7,4 @@ can offer them without loading torch, scikit-learn or gensim.
 SPANS = ("frame", "phone", "word", "wordsim")
 REPS = ("contextualized", "local")
 CCA_EXPERIMENTS = ("mel", "intra", "inter", "phone", "word", "agwe", "glove")
-CCA_METRICS = ("pwcca", "pwcca-morcos", "svcca", "cka")
+CCA_METRICS = ("pwcca", "pwcca-morcos", "svcca", "mean-cca", "cka")

@@ -174,7 +174,7 @@ def test_metrics_svcca_and_morcos() -> None:
     x, y = _views(n=1500, constant=())
     fit = fit_cca(x, y, 1e-10, 1e-10)
     rho = projected_correlations(fit, x[:700], y[:700])
-    assert pwcca_score(fit, x[:700], y[:700], metric="svcca") == pytest.approx(rho.mean())
+    assert pwcca_score(fit, x[:700], y[:700], metric="mean-cca") == pytest.approx(rho.mean())
     # Morcos weights on the training data: the variates are orthogonal there, so the QR is a
     # normalisation; weights = Σ_j |<h_i/|h_i|, z_j>| on the view with fewer dims (y).
     yc = y.astype(float) - y.astype(float).mean(0)

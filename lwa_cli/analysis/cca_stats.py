@@ -139,6 +139,10 @@ def check_finite(block: np.ndarray, first_row: int, view_name: str, name: str | 
     """Raise LwaError naming the first row/column of ``block`` that is NaN or infinite."""
     if block.dtype.kind not in "fc":
         return
+    # Fast path without a temporary: a float64 sum of finite float32/float64 values is
+    # finite unless it overflows, and any NaN or inf makes it non-finite.
+    if np.isfinite(np.add.reduce(block, axis=None, dtype=np.float64)):
+        return
     finite = np.isfinite(block)
     if finite.all():
         return
@@ -297,12 +301,12 @@ def _collect_chunk(
 def _merge(counts: np.ndarray, means: Any, cross: Any, s: int, block: Any, c: int) -> None:
     """Merge a block of c rows into split s's running (count, mean, cross-product), in place.
 
-    The block is centred by its own mean (so constant columns give exact zeros) and merged
-    with Chan's update: C = C_a + C_b + (n_a n_b / n) δ δᵀ with δ = μ_b − μ_a.
+    The block is centred in place by its own mean (so constant columns give exact zeros) and
+    merged with Chan's update: C = C_a + C_b + (n_a n_b / n) δ δᵀ with δ = μ_b − μ_a.
     """
     block_mean = block.sum(0) / c
-    centred = block - block_mean
-    block_cross = centred.T @ centred
+    block -= block_mean  # in place: the block is a slice of the chunk buffer, used only here
+    block_cross = block.T @ block  # numpy calls BLAS syrk for a matrix times its transpose
     n_a = int(counts[s])
     if n_a == 0:
         means[s] = block_mean
