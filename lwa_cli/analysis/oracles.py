@@ -61,14 +61,18 @@ class Oracle:
             )
 
 
-def _reject_duplicate_tags(pairs: list[tuple[str, object]]) -> list[tuple[str, object]]:
+class _TagPairs(list):
+    """A JSON object as its (key, value) pairs in written order (a list, so not a JSON array)."""
+
+
+def _reject_duplicate_tags(pairs: list[tuple[str, object]]) -> _TagPairs:
     """``object_pairs_hook`` that keeps key order and refuses a key written twice."""
     seen: set[str] = set()
     for key, _ in pairs:
         if key in seen:
             raise ValueError(f"tag {key!r} appears twice")
         seen.add(key)
-    return pairs
+    return _TagPairs(pairs)
 
 
 def _parse_line(line: str, where: str) -> tuple[str, list[tuple[str, float]]]:
@@ -86,7 +90,7 @@ def _parse_line(line: str, where: str) -> tuple[str, list[tuple[str, float]]]:
         pairs = json.loads(text, object_pairs_hook=_reject_duplicate_tags)
     except ValueError as exc:  # json.JSONDecodeError is a ValueError, as are duplicate tags
         raise LwaError(f"{where}: the text after the tab is not valid JSON ({exc}).") from None
-    if not isinstance(pairs, list):
+    if not isinstance(pairs, _TagPairs):
         raise LwaError(f"{where}: expected a JSON object of tag → probability, found "
                        f"{type(pairs).__name__}.")
     if not pairs:
