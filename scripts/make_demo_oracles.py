@@ -251,6 +251,18 @@ def dpkg_version(package: str) -> str:
     return out.stdout.strip() if out.returncode == 0 else "unknown"
 
 
+def wordnet_license(copyright_file: Path) -> str:
+    """The ``License: WordNet3.0`` stanza of the Debian copyright file, as plain paragraphs."""
+    lines = copyright_file.read_text(encoding="utf-8").splitlines()
+    start = lines.index("License: WordNet3.0") + 1
+    body = []
+    for line in lines[start:]:
+        if not line.startswith(" "):
+            break
+        body.append("" if line == " ." else line[1:])
+    return "\n".join(body)
+
+
 def readme(info: dict) -> str:
     return f"""# Demo linguistic-attribute oracles
 
@@ -270,8 +282,8 @@ The empirical distribution of the part-of-speech tags that festival's tagger giv
 in the {info['sentences']} demo sentences ({info['tokens']} tokens): festival's WSJ-trained `wp39`
 n-gram tagger (`Token_POS`, `Token`, `POS` modules with the `kal_diphone` voice's settings,
 `pos_map` nil, so tags are not reduced). Tags are written `ptb.<tag>` like the PTB oracle;
-festival's own tag `of` is written `ptb.in` (the Penn Treebank tag of "of"). {info['festival']}
-(Debian festival {info['festival_deb']}, festlex-poslex {info['poslex_deb']},
+festival's own tag `of` is written `ptb.in` (the Penn Treebank tag of "of"). Tagger:
+{info['festival']} (Debian festival {info['festival_deb']}, festlex-poslex {info['poslex_deb']},
 festvox-kallpc16k {info['kal_deb']}). Coverage: {info['syn_words']} of the
 {info['vocabulary']} demo words.
 
@@ -289,10 +301,12 @@ words) are not in the file: {info['sem_words']} of the {info['vocabulary']} demo
 {info['sem_missing_n']} are not ({info['sem_missing']}). Source: Debian wordnet-base
 {info['wordnet_deb']} (WordNet 3.0).
 
-WordNet 3.0 Copyright 2006 by Princeton University. All rights reserved. WordNet is used
-under its licence (see `/usr/share/doc/wordnet-base/copyright` or
-https://wordnet.princeton.edu/license-and-commercial-use), which asks for this notice and
-disclaims all warranties.
+## WordNet licence
+
+`semantic.txt` is derived from WordNet 3.0, whose licence asks that this notice go with
+copies and modifications. Verbatim from `/usr/share/doc/wordnet-base/copyright`:
+
+{info['wordnet_license']}
 
 ## sha256
 
@@ -306,6 +320,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     parser.add_argument("--festival", default="festival")
     parser.add_argument("--wordnet", type=Path, default=Path("/usr/share/wordnet"))
+    parser.add_argument("--wordnet-copyright", type=Path,
+                        default=Path("/usr/share/doc/wordnet-base/copyright"))
     args = parser.parse_args()
 
     sentences = demo_sentences()
@@ -326,11 +342,13 @@ def main() -> None:
         "festival": festival_version(args.festival), "festival_deb": dpkg_version("festival"),
         "poslex_deb": dpkg_version("festlex-poslex"), "kal_deb": dpkg_version("festvox-kallpc16k"),
         "wordnet_deb": dpkg_version("wordnet-base"),
+        "wordnet_license": wordnet_license(args.wordnet_copyright),
         "syn_sha": hashlib.sha256(texts["syntactic.txt"].encode()).hexdigest(),
         "sem_sha": hashlib.sha256(texts["semantic.txt"].encode()).hexdigest(),
     }
     (args.out / "README.md").write_text(readme(info), encoding="utf-8", newline="\n")
-    print(json.dumps({k: v for k, v in info.items() if k != "sem_missing"}, indent=1))
+    quiet = ("sem_missing", "wordnet_license")
+    print(json.dumps({k: v for k, v in info.items() if k not in quiet}, indent=1))
 
 
 if __name__ == "__main__":
