@@ -258,3 +258,133 @@ def select_top_words(inventory_labels: np.ndarray, n_words: int) -> np.ndarray:
         raise LwaUsageError(f"the number of words must be at least 1, got {n_words}")
     labels = np.asarray(inventory_labels, dtype=np.str_)
     return labels[labels != UNK][:n_words]
+
+
+# All-words sample (`lwa sample allwords`, the vocabulary of the linguistic-attribute CCA)
+#
+# Compared with the reference (``AllWrdSegments`` of ``create_data_samples.py`` and
+# ``save_word_lst`` of ``prep_linguistic_attributes.py``), on purpose:
+#
+# - The vocabulary keeps the split's word order (the caller passes the count-ordered inventory)
+#   instead of Python set iteration order, which changed with PYTHONHASHSEED; and it is the
+#   union of the *chosen* oracles (the reference always took semantic ∪ syntactic).
+# - Instances are drawn with a seeded Generator, not numpy's unseeded global state.
+# - Tokens are stored in segment order (grouped by utterance, for extraction) with a subset id
+#   each; the reference listed each subset's words in insertion order and each word's
+#   instances in draw order. The CCA does not depend on row order beyond its seeded splits.
+# - A subset never holds more than ``max_seconds`` (``≤``; the reference packed a word only
+#   while ``dur + tot < thresh``, strictly). A word whose instances alone exceed the bound gets
+#   a new subset of its own, as in the reference (whose "first empty subset" is always new).
+
+
+def allwords_vocabulary(
+    oracle_vocabularies: Sequence[Sequence[str]], split_words: Sequence[str]
+) -> list[str]:
+    """Words of the chosen oracles (their union) that occur in the split, ``<unk>`` never.
+
+    Parameters
+    ----------
+    oracle_vocabularies : sequence of sequences of str
+        The words of each chosen oracle (e.g. semantic and syntactic).
+    split_words : sequence of str
+        The split's words in the order to keep: pass the count-ordered inventory
+        (`lwa_cli.data.alignments.inventory`: most frequent first, ties by label), so the
+        vocabulary is ordered the same way. Repeats are ignored.
+
+    Returns
+    -------
+    list of str
+        The vocabulary, in ``split_words`` order.
+
+    Raises
+    ------
+    LwaUsageError
+        If no oracle vocabulary is given.
+    """
+    if len(oracle_vocabularies) == 0:
+        raise LwaUsageError("the all-words vocabulary needs at least one oracle")
+    known = {str(w) for words in oracle_vocabularies for w in words}
+    return [w for w in _unique_in_order(split_words) if w in known]
+
+
+def sample_allwords_tokens(
+    labels: np.ndarray, vocabulary: Sequence[str], instances: int, rng: np.random.Generator
+) -> np.ndarray:
+    """Up to ``instances`` random segments of each vocabulary word, drawn in vocabulary order.
+
+    The rule of `sample_wordsim_tokens` (the same cap-per-word draw), named for the all-words
+    sample. Returns sorted int64 row indices into ``labels``.
+    """
+    return sample_wordsim_tokens(labels, vocabulary, instances, rng)
+
+
+def pack_words(
+    labels: np.ndarray,
+    durations: np.ndarray,
+    max_seconds: float,
+    order: Sequence[str] | None = None,
+) -> np.ndarray:
+    """Assign tokens to subsets by whole word: first-fit bin packing of words by duration.
+
+    Words are placed one by one (in ``order``, else in order of first appearance in
+    ``labels``): a word goes to the first subset (creation order) whose summed duration plus
+    the word's total stays ≤ ``max_seconds``, else to a new subset. A word whose total alone
+    exceeds ``max_seconds`` gets a new subset of its own (nothing else joins it). All
+    instances of a word therefore share one subset.
+
+    Parameters
+    ----------
+    labels : np.ndarray
+        Word label of each sampled token.
+    durations : np.ndarray
+        Duration of each token in seconds (finite, ≥ 0).
+    max_seconds : float
+        Largest summed duration of a subset (> 0).
+    order : sequence of str, optional
+        Packing order of the words; must list every word of ``labels`` (repeats ignored).
+
+    Returns
+    -------
+    np.ndarray
+        int64 subset id (0, 1, … in creation order) of each token.
+
+    Raises
+    ------
+    LwaUsageError
+        Bad ``max_seconds`` or durations, mismatched lengths, or an ``order`` that misses a
+        word of ``labels``.
+    """
+    labels = np.asarray(labels, dtype=np.str_).reshape(-1)
+    durations = np.asarray(durations, dtype=np.float64).reshape(-1)
+    if not max_seconds > 0:
+        raise LwaUsageError(f"the subset duration limit must be positive, got {max_seconds}")
+    if labels.shape != durations.shape:
+        raise LwaUsageError(f"{labels.size} labels but {durations.size} durations")
+    if durations.size and not (np.all(np.isfinite(durations)) and durations.min() >= 0):
+        raise LwaUsageError("segment durations must be finite and non-negative")
+    unique, first, inverse = np.unique(labels, return_index=True, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    totals = np.bincount(inverse, weights=durations, minlength=unique.size)
+    if order is None:
+        word_order = np.argsort(first, kind="stable")
+    else:
+        position = {w: i for i, w in enumerate(unique.tolist())}
+        listed = [position[w] for w in dict.fromkeys(str(w) for w in order) if w in position]
+        if len(listed) != unique.size:
+            missing = sorted(set(unique.tolist()) - {unique[i] for i in listed})
+            raise LwaUsageError(f"the packing order misses {len(missing)} word(s) of the "
+                                f"sample, e.g. {missing[0]!r}")
+        word_order = np.asarray(listed, dtype=np.int64)
+    subset_of_word = np.empty(unique.size, dtype=np.int64)
+    loads = np.zeros(0, dtype=np.float64)
+    for w in word_order:
+        total = totals[w]
+        fits = np.flatnonzero(loads + total <= max_seconds) if total <= max_seconds else ()
+        if len(fits):
+            s = int(fits[0])
+            loads[s] += total
+        else:
+            s = loads.size
+            loads = np.append(loads, total)
+        subset_of_word[w] = s
+    return subset_of_word[inverse]
