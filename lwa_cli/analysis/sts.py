@@ -148,7 +148,7 @@ def sts_score(
     n_speakers: Counter[int] = Counter()
     for g, u in enumerate(order):
         rows = rows_of[bounds[u] : bounds[u + 1]]
-        name = pid[rows[0]]
+        name = str(pid[rows[0]])
         if np.any(human[rows] != human[rows[0]]):
             raise LwaError(
                 f"sentence pair {name!r} has different human scores on its speakers' rows "
