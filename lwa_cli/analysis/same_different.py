@@ -28,20 +28,29 @@ class Groups:
     neg_le: NDArray[np.int64]  # different pairs at or below u_j
 
 
+def _rank_sum(a: NDArray[np.int64], b: NDArray[np.int64], k: NDArray[np.int64]) -> float:
+    """``sum_j sum_{i=1..k_j} (a_j + i) / (b_j + i)``: the precisions of a tie group's same
+    pairs ranked consecutively after ``a_j`` same and ``b_j`` pairs in all. Only groups with
+    several same pairs are expanded, so memory stays O(groups) on tie-free data."""
+    total = (a + 1) / (b + 1)
+    multi = np.flatnonzero(k > 1)
+    if multi.size:
+        extra_n = k[multi] - 1
+        grp = np.repeat(multi, extra_n)
+        i = 2 + np.arange(grp.size) - np.repeat(np.cumsum(extra_n) - extra_n, extra_n)
+        total += np.bincount(grp, weights=(a[grp] + i) / (b[grp] + i), minlength=k.size)
+    return float(np.sum(total))
+
+
 def average_precisions(g: Groups) -> tuple[float, float, float]:
     """``(grouped AP, AP with same pairs last in ties, AP with same pairs first in ties)``."""
     n_pos = int(g.pos.sum())
     hits = np.cumsum(g.pos)
     ap = float(np.sum(g.pos * (hits / (hits + g.neg_le))) / n_pos)
-    # Per same pair: its rank inside its tie group decides the two bounds.
-    group = np.repeat(np.arange(g.pos.size), g.pos)
     before = hits - g.pos  # same pairs below u_j
-    rank = np.arange(1, n_pos + 1) - before[group]
-    tp = before[group] + rank
-    below = before[group] + g.neg_lt[group]
-    tied_neg = (g.neg_le - g.neg_lt)[group]
-    ap_max = float(np.sum(tp / (below + rank)) / n_pos)
-    ap_min = float(np.sum(tp / (below + tied_neg + rank)) / n_pos)
+    below = before + g.neg_lt  # all pairs below u_j
+    ap_max = _rank_sum(before, below, g.pos) / n_pos
+    ap_min = _rank_sum(before, below + (g.neg_le - g.neg_lt), g.pos) / n_pos
     return ap, ap_min, ap_max
 
 
@@ -97,7 +106,10 @@ def count_groups(
 ) -> tuple[NDArray[np.float64], Groups]:
     """Distinct same-pair distances and the group counts, from sorted same-pair distances and
     any number of arrays of different-pair distances (each sorted here, in place)."""
-    u, pos = np.unique(same_sorted, return_counts=True)
+    # Distinct values of the already sorted array, without np.unique's sorted copy.
+    starts = np.flatnonzero(np.r_[True, same_sorted[1:] != same_sorted[:-1]])
+    u = same_sorted[starts]
+    pos = np.diff(np.r_[starts, same_sorted.size])
     neg_lt = np.zeros(u.size, dtype=np.int64)
     neg_le = np.zeros(u.size, dtype=np.int64)
     for values in different_blocks:
