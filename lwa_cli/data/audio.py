@@ -72,9 +72,16 @@ def load_audio(path: str | Path, target_sr: int = TARGET_SR) -> NDArray[np.float
         raise LwaError(f"cannot decode audio file {p} ({exc}); it is corrupt, replace it") from exc
     if wave.size == 0:
         raise LwaError(f"audio file {p} has no samples; remove it from the corpus or replace it")
+    return resample(wave, sr, target_sr)
+
+
+def resample(wave: ArrayLike, sr: int, target_sr: int = TARGET_SR) -> NDArray[np.float32]:
+    """Mono samples at ``sr`` as float32 at ``target_sr`` (soxr, high quality; a copy only
+    when the rate differs or the input is not contiguous float32)."""
+    x = np.asarray(wave, dtype=np.float32)
     if sr != target_sr:
-        wave = soxr.resample(wave, sr, target_sr, quality="HQ")
-    return np.ascontiguousarray(wave, dtype=np.float32)
+        x = soxr.resample(x, sr, target_sr, quality="HQ")
+    return np.ascontiguousarray(x, dtype=np.float32)
 
 
 def standardize(
