@@ -290,7 +290,8 @@ def _strip_prefix(
 
 
 def read_checkpoint(
-    path: Path, *, name: str, default_normalize: bool = False
+    path: Path, *, name: str, default_normalize: bool = False,
+    raw: Mapping[str, Any] | None = None,
 ) -> FairseqCheckpoint:
     """Read a fairseq/unilm ``.pt`` into an architecture and a fairseq-named state dict.
 
@@ -299,8 +300,9 @@ def read_checkpoint(
     path : the ``.pt`` file.
     name : the model's name in the workspace (becomes ``spec.name``).
     default_normalize : normalize flag used when the checkpoint has none.
+    raw : the file already read with `read_checkpoint_file` (it is not read again).
     """
-    ckpt = read_checkpoint_file(path)
+    ckpt = read_checkpoint_file(path) if raw is None else raw
     model_cfg, task_cfg, style = _split_config(ckpt, path)
     params, skipped = _strip_prefix(ckpt.get("model"), path)
     normalize_raw = _get(task_cfg, "normalize", None)
