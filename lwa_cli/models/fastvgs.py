@@ -89,21 +89,26 @@ def read_args(path: Path) -> dict[str, Any]:
     return dict(args)
 
 
-def exposed_layers(args: Mapping[str, Any], name: str, entry: ModelSpec | None) -> int:
-    """T layers the reference taps: all for FaST-VGS+, else ``layer_use + 1``."""
-    if entry is not None:
-        return entry.n_layers
+def exposed_layers(args: Mapping[str, Any], name: str) -> int:
+    """T layers the reference taps: all for FaST-VGS+ (``plus`` in the name, as the
+    reference decides), else ``layer_use + 1`` (the trained ones)."""
     if "plus" in name:
         return int(args["encoder_layers"])
     return int(args.get("layer_use", 4)) + 1
 
 
-def spec_from_args(args: Mapping[str, Any], *, name: str, entry: ModelSpec | None) -> ModelSpec:
-    """Architecture of a FaST-VGS ``args.pkl`` (fairseq wav2vec2 field names)."""
+def spec_from_args(
+    args: Mapping[str, Any], *, name: str, entry: ModelSpec | None = None
+) -> ModelSpec:
+    """Architecture of a FaST-VGS ``args.pkl`` (fairseq wav2vec2 field names).
+
+    ``entry`` (the registry entry, if any) is checked by the caller; it is accepted here so
+    that every loader has the same signature.
+    """
     if args.get("layer_norm_first"):
         raise LwaError("FaST-VGS checkpoints are post-LN; this args.pkl has layer_norm_first.")
     base = spec_from_config(args, {}, family="wav2vec2", name=name, normalize=True)
-    n = exposed_layers(args, name, entry)
+    n = exposed_layers(args, name)
     if not 0 < n <= base.n_layers:
         raise LwaError(f"FaST-VGS args.pkl: layer_use {args.get('layer_use')} is out of range "
                        f"for {base.n_layers} encoder layers.")

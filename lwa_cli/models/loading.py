@@ -385,7 +385,8 @@ def _random_model(
         module = build_module(spec)
     loaded = LoadedModel(
         name=spec.name, spec=spec, module=module, normalize_input=spec.normalize_input,
-        fingerprint=random_fingerprint(config, seed, family=spec.family), checkpoint=f"random:{int(seed)}",
+        fingerprint=random_fingerprint(config, seed, family=spec.family),
+        checkpoint=f"random:{int(seed)}",
         n_conv=spec.n_conv, n_layers=spec.n_layers, device=torch.device("cpu"),
         source="random", seed=int(seed),
     )

@@ -202,7 +202,8 @@ def extract_features(ws: Workspace, *, model: str, checkpoint: Path | None, spli
                 if smp.tokens is None:
                     block = _frame_rows(out, wave, rep)
                 else:
-                    block, n_clip, n_drop = _token_rows(smp, tokens, unit, out, span)
+                    block, n_clip, n_drop = _token_rows(smp, tokens, unit, out, span,
+                                                        lm.spec.frame_period_s)
                     clipped, dropped = clipped + n_clip, dropped + n_drop
                 writer.append(unit, block)
                 del out, block
@@ -255,15 +256,18 @@ def _frame_rows(out: dict[str, np.ndarray], wave: np.ndarray,
 
 
 def _token_rows(smp: Sample, tokens: np.ndarray, unit: int, out: dict[str, np.ndarray],
-                span: str) -> tuple[dict[str, np.ndarray], int, int]:
-    """Mean-pooled segments of one utterance per layer, with token index and label rows."""
+                span: str, stride: float = 0.02) -> tuple[dict[str, np.ndarray], int, int]:
+    """Mean-pooled segments of one utterance per layer, with token index and label rows.
+
+    ``stride`` is the model's frame period in seconds (0.04 for AV-HuBERT).
+    """
     assert smp.tokens is not None
     mine = tokens[smp.tokens.utt_index[tokens] == unit]
     n_frames = {arr.shape[0] for arr in out.values()}
     if len(n_frames) != 1:
         raise LwaError(f"layers of {smp.utt_ids[unit]} have different frame counts {n_frames}")
     bounds = segment_bounds(smp.tokens.start[mine], smp.tokens.end[mine], n_frames.pop(),
-                            trim=span == "phone")
+                            trim=span == "phone", stride=stride)
     keep = bounds.kept
     block = {f"features/{name}": mean_pool(arr, bounds.start[keep], bounds.end[keep])
              for name, arr in out.items()}
