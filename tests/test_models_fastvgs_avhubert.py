@@ -180,3 +180,37 @@ def test_cca_mel_pairs_every_4th_mel_frame_with_40_ms_frames():
     assert paired.shape[0] == t_frames == 13
     np.testing.assert_array_equal(paired[3], mel[12])
     assert subsample_frames(mel, 2).shape[0] == get_spec("wav2vec_base").n_frames(wave.size) + 1
+
+
+def test_extract_on_the_demo_corpus(tmp_path):
+    from lwa_cli.data.audio import load_audio
+    from lwa_cli.demo.corpus import write_demo_corpus
+    from lwa_cli.pipeline.extract import extract_features, open_features
+    from lwa_cli.pipeline.prepare import prepare_alignments
+    from lwa_cli.pipeline.sample import sample_frames, sample_words
+    from lwa_cli.workspace import Workspace
+    from lwa_cli.workspace.samples import load_sample
+
+    corpus = write_demo_corpus(tmp_path / "corpus")
+    ws = Workspace(tmp_path / "ws")
+    prepare_alignments(ws, corpus.corpus_root, corpus.alignments_root, ["dev-clean"])
+    sample_frames(ws, "dev-clean", "1", utterances=2, seed=1)
+    sample_words(ws, "dev-clean", "1", words=6, seed=1)
+    for name in ("avhubert_tiny", "fastvgs_plus_tiny"):
+        path = CASES[name][0]
+        lm = load_model(name, path)
+        frame = extract_features(ws, model=name, checkpoint=path, split="dev-clean",
+                                 sample="1", span="frame", loaded=lm)
+        assert frame.layers == [f"T{i}" for i in range(lm.n_layers + 1)]
+        word = extract_features(ws, model=name, checkpoint=path, split="dev-clean",
+                                sample="1", span="word", layers=["T1"], loaded=lm)
+        assert word.status == "extracted"
+        smp = load_sample(ws, "dev-clean", "word", "1")
+        with open_features(ws, name, "dev-clean", "1", "word") as f:
+            unit = int(f.units()[0])
+            mine = np.flatnonzero(smp.tokens.utt_index == unit)
+            out = extract_layers(lm, load_audio(smp.audio_paths[unit]), ["T1"])["T1"]
+            b = segment_bounds(smp.tokens.start[mine], smp.tokens.end[mine], len(out),
+                               trim=False, stride=lm.spec.frame_period_s)
+            want = mean_pool(out, b.start[b.kept], b.end[b.kept])
+            np.testing.assert_allclose(f.features("T1")[: len(want)], want, atol=1e-5)
