@@ -19,11 +19,14 @@ PRETRAINED = [
     "wav2vec_base", "wav2vec_large", "hubert_base", "hubert_large", "wavlm_base",
     "wavlm_base_plus", "wavlm_large", "xlsr53", "xlsr_300m", "data2vec_base", "data2vec_large",
 ]
+OTHER = ["fastvgs_coco", "fastvgs_places", "fastvgs_plus_coco", "avhubert_base_lrs3",
+         "avhubert_base_lrs3_vc2", "avhubert_large_lrs3_vc2"]
 
 
 def test_registry_has_every_model_and_its_random_twin():
-    assert set(REGISTRY) == set(PRETRAINED) | {f"{n}_random" for n in PRETRAINED}
-    for name in PRETRAINED:
+    every = PRETRAINED + OTHER
+    assert set(REGISTRY) == set(every) | {f"{n}_random" for n in every}
+    for name in every:
         spec, twin = REGISTRY[name], REGISTRY[f"{name}_random"]
         assert not spec.random and twin.random
         assert spec.arch_differences(twin) == []

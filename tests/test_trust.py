@@ -186,7 +186,7 @@ def test_alignments_that_do_not_fit_their_audio(tmp_path):
 
 
 def test_extract_names_examples_of_dropped_segments(ws):
-    from lwa_cli.pipeline.extract import SegmentProblems
+    from lwa_cli.pipeline.rows import SegmentProblems
 
     problems = SegmentProblems()
     import numpy as np

@@ -3,7 +3,9 @@
 ``C i`` is the output of conv block i after its activation (a forward hook on
 ``feature_extractor.conv_layers[i-1]``). ``T0`` is the input of the first encoder layer
 (features + positional convolution, after the encoder layer norm of post-LN models) and
-``T i`` the raw output of encoder layer i, both from hooks on ``encoder.layers``: this way
+``T i`` the raw output of encoder layer i, both from hooks on ``encoder.layers``; models
+with other taps (FaST-VGS's CLS position, AV-HuBERT's audio projection as T0) describe
+them with ``lwa_taps`` and their input with ``lwa_inputs`` (`capture_taps.Taps`). This way
 ``TL`` never includes the final layer norm of pre-LN models, whatever the transformers
 version does with its ``hidden_states``. The forward pass stops as soon as the deepest
 requested layer is captured. Each waveform is run alone (batch of one, no padding), so
@@ -19,6 +21,7 @@ import numpy as np
 import torch
 
 from lwa_cli.errors import LwaError
+from lwa_cli.models.capture_taps import standard_taps
 from lwa_cli.models.layers import is_conv, layer_index, parse_layers
 from lwa_cli.models.loading import LoadedModel
 
@@ -60,11 +63,15 @@ def prepare_input(
     return x.unsqueeze(0)
 
 
-def _to_numpy(t: torch.Tensor, channels_first: bool) -> np.ndarray:
-    """(T, D) float32 array on CPU from a (1, T, D) or (1, D, T) activation."""
+def _to_numpy(t: torch.Tensor, channels_first: bool, drop: int = 0) -> np.ndarray:
+    """(T, D) float32 array on CPU from a (1, T, D) or (1, D, T) activation.
+
+    ``drop`` leading positions (not frames: FaST-VGS's CLS vector) are left out.
+    """
     out = t.detach()[0]
     if channels_first:
         out = out.transpose(0, 1)
+    out = out[drop:]
     return out.to(device="cpu", dtype=torch.float32).contiguous().numpy().copy()
 
 
@@ -87,24 +94,35 @@ def extract_layers(
     conv_ids = [layer_index(n) for n in wanted if is_conv(n)]
     trans_ids = [layer_index(n) for n in wanted if not is_conv(n)]
     module = loaded.module
-    x = prepare_input(wave, loaded.normalize_input, loaded.device, loaded.spec.receptive_field)
+    x = prepare_input(wave, loaded.normalize_input and not hasattr(module, "lwa_inputs"),
+                      loaded.device, loaded.spec.receptive_field)
+    own_inputs = getattr(module, "lwa_inputs", None)
+    inputs = own_inputs(wave, loaded.device) if own_inputs else {"input_values": x}
+    taps = standard_taps(module)
     captured: dict[str, np.ndarray] = {}
     # The last hook to fire decides when the forward may stop.
     last = f"T{max(trans_ids)}" if trans_ids else f"C{max(conv_ids)}"
 
-    def keep(name: str, tensor: torch.Tensor, channels_first: bool) -> None:
-        captured[name] = _to_numpy(tensor, channels_first)
+    def keep(name: str, tensor: torch.Tensor, channels_first: bool, drop: int = 0) -> None:
+        captured[name] = _to_numpy(tensor, channels_first, drop)
         if name == last:
             raise _EnoughLayersError
 
     handles: list[Any] = []
-    conv_layers = module.feature_extractor.conv_layers
-    enc_layers = module.encoder.layers
+    conv_layers = taps.conv
+    enc_layers = taps.layers
+    drop = taps.drop_leading
     for i in conv_ids:
         handles.append(conv_layers[i - 1].register_forward_hook(
             lambda _m, _a, out, name=f"C{i}": keep(name, out, channels_first=True)
         ))
-    if 0 in trans_ids:
+    if 0 in trans_ids and taps.t0 is not None:
+        handles.append(taps.t0.register_forward_hook(
+            lambda _m, _a, out: keep(
+                "T0", out[0] if isinstance(out, (tuple, list)) else out, channels_first=False
+            )
+        ))
+    elif 0 in trans_ids:
         handles.append(enc_layers[0].register_forward_pre_hook(
             lambda _m, args, kwargs: keep(
                 "T0", args[0] if args else kwargs["hidden_states"], channels_first=False
@@ -114,12 +132,13 @@ def extract_layers(
     for i in (i for i in trans_ids if i > 0):
         handles.append(enc_layers[i - 1].register_forward_hook(
             lambda _m, _a, out, name=f"T{i}": keep(
-                name, out[0] if isinstance(out, (tuple, list)) else out, channels_first=False
+                name, out[0] if isinstance(out, (tuple, list)) else out, channels_first=False,
+                drop=drop,
             )
         ))
     try:
         with torch.inference_mode():
-            module(input_values=x)
+            module(**inputs)
     except _EnoughLayersError:
         pass
     finally:

@@ -34,6 +34,8 @@ def layer_index(name: str) -> int:
 
 def valid_range(n_conv: int, n_transformer: int) -> str:
     """Human-readable valid layers of a model, for error messages."""
+    if n_conv == 0:
+        return f"T0-T{n_transformer} (or T, all); the model has no conv layers"
     return f"C1-C{n_conv}, T0-T{n_transformer} (or C, T, all)"
 
 

@@ -21,8 +21,9 @@ from typing import Any
 import torch
 
 from lwa_cli.errors import LwaError
-from lwa_cli.models import fairseq
+from lwa_cli.models import avhubert, fairseq, fastvgs
 from lwa_cli.models.registry import (
+    CUSTOM_FAMILIES,
     HF_MODEL_TYPES,
     REGISTRY,
     ModelSpec,
@@ -150,7 +151,9 @@ def load_model(
         spec = _checkpoint_architecture(path, model_name, entry)
         return _random_model(entry or spec, dev, seed, checkpoint_spec=spec)
     try:
-        if path.is_dir():
+        if fastvgs.is_checkpoint_dir(path):
+            loaded = _load_fastvgs(path, model_name, entry)
+        elif path.is_dir():
             loaded = _load_hf_dir(path, model_name, entry)
         else:
             loaded = _load_fairseq(path, model_name, entry)
@@ -318,7 +321,13 @@ def file_sha256(path: Path, chunk: int = 1 << 20) -> str:
 def _load_fairseq(path: Path, name: str, entry: ModelSpec | None) -> LoadedModel:
     """Load an original fairseq/unilm checkpoint into the matching transformers model."""
     default_normalize = bool(entry.normalize_input) if entry is not None else False
-    ckpt = fairseq.read_checkpoint(path, name=name, default_normalize=default_normalize)
+    raw = fairseq.read_checkpoint_file(path)
+    if avhubert.is_checkpoint(raw):
+        spec = avhubert.spec_from_checkpoint(raw, name=name, path=path)
+        _check_matches(entry, spec, path)
+        module, spec = avhubert.load(path, raw, name)
+        return _loaded(name, spec, module, file_sha256(path), str(path), "avhubert")
+    ckpt = fairseq.read_checkpoint(path, name=name, default_normalize=default_normalize, raw=raw)
     _check_matches(entry, ckpt.spec, path)
     _, model_cls = hf_classes(ckpt.spec.family)
     config = ckpt.spec.hf_config(mask_emb="mask_emb" in ckpt.state_dict)
@@ -331,17 +340,58 @@ def _load_fairseq(path: Path, name: str, entry: ModelSpec | None) -> LoadedModel
     )
 
 
+def _loaded(name: str, spec: ModelSpec, module: torch.nn.Module, fingerprint: str,
+            checkpoint: str, source: str) -> LoadedModel:
+    """A `LoadedModel` of trained weights (on CPU until `_finish`)."""
+    return LoadedModel(
+        name=name, spec=spec, module=module, normalize_input=spec.normalize_input,
+        fingerprint=fingerprint, checkpoint=checkpoint, n_conv=spec.n_conv,
+        n_layers=spec.n_layers, device=torch.device("cpu"), source=source,
+    )
+
+
+# ------------------------------------------------------------------ FaST-VGS directory
+
+
+def _load_fastvgs(path: Path, name: str, entry: ModelSpec | None) -> LoadedModel:
+    """Load a FaST-VGS(+) checkpoint directory (``args.pkl`` + ``best_bundle.pth``)."""
+    spec = fastvgs.spec_from_args(fastvgs.read_args(path), name=name, entry=entry)
+    _check_matches(entry, spec, path)
+    module, spec = fastvgs.load(path, name, entry)
+    digest = hashlib.sha256()
+    for file in (fastvgs.ARGS_FILE, fastvgs.BUNDLE_FILE):
+        digest.update(file.encode() + b"\0" + file_sha256(path / file).encode() + b"\n")
+    return _loaded(name, spec, module, digest.hexdigest(), str(path), "fastvgs")
+
+
 # ------------------------------------------------------------------ random weights
+
+
+def build_module(spec: ModelSpec) -> torch.nn.Module:
+    """An untrained module of ``spec``'s architecture (weights from the global RNG)."""
+    if spec.family == "fastvgs":
+        return fastvgs.build(spec)
+    if spec.family == "avhubert":
+        return avhubert.build(spec)
+    _, model_cls = hf_classes(spec.family)
+    return model_cls(spec.hf_config(mask_emb=True))
 
 
 def _checkpoint_architecture(path: Path, name: str, entry: ModelSpec | None) -> ModelSpec:
     """Architecture and normalize flag of a checkpoint, checked against ``entry``."""
-    if path.is_dir():
+    if fastvgs.is_checkpoint_dir(path):
+        spec = fastvgs.spec_from_args(fastvgs.read_args(path), name=name, entry=entry)
+    elif path.is_dir():
         config, _ = _hf_config(path)
         spec = spec_from_hf_config(config, name=name, normalize_input=_hf_normalize(path, entry))
     else:
         default = bool(entry.normalize_input) if entry is not None else False
-        spec = fairseq.read_checkpoint(path, name=name, default_normalize=default).spec
+        raw = fairseq.read_checkpoint_file(path)
+        if avhubert.is_checkpoint(raw):
+            spec = avhubert.spec_from_checkpoint(raw, name=name, path=path)
+        else:
+            spec = fairseq.read_checkpoint(path, name=name, default_normalize=default,
+                                           raw=raw).spec
     _check_matches(entry, spec, path)
     return replace(spec, random=True)
 
@@ -351,28 +401,32 @@ def _random_model(
 ) -> LoadedModel:
     """Build an architecture with weights drawn from ``seed`` (global RNG left untouched)."""
     spec = replace(checkpoint_spec or entry, name=entry.name, random=True)
-    _, model_cls = hf_classes(spec.family)
     config = spec.hf_config(mask_emb=True)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(int(seed))
-        module = model_cls(config)
+        module = build_module(spec)
     loaded = LoadedModel(
         name=spec.name, spec=spec, module=module, normalize_input=spec.normalize_input,
-        fingerprint=random_fingerprint(config, seed), checkpoint=f"random:{int(seed)}",
+        fingerprint=random_fingerprint(config, seed, family=spec.family),
+        checkpoint=f"random:{int(seed)}",
         n_conv=spec.n_conv, n_layers=spec.n_layers, device=torch.device("cpu"),
         source="random", seed=int(seed),
     )
     return _finish(loaded, device)
 
 
-def random_fingerprint(config: Any, seed: int) -> str:
-    """sha256 of a config, the seed and the library versions that draw the weights."""
+def random_fingerprint(config: Any, seed: int, family: str | None = None) -> str:
+    """sha256 of a config, the seed and the library versions that draw the weights.
+
+    ``family`` is hashed too for lwa's own families (FaST-VGS, AV-HuBERT), whose modules
+    differ from the transformers model of the same config.
+    """
     import transformers
 
     cfg = {k: v for k, v in config.to_dict().items() if k != "transformers_version"}
-    payload = json.dumps(
-        {"config": cfg, "seed": int(seed), "torch": torch.__version__,
-         "transformers": transformers.__version__},
-        sort_keys=True, default=str,
-    )
+    content: dict[str, Any] = {"config": cfg, "seed": int(seed), "torch": torch.__version__,
+                               "transformers": transformers.__version__}
+    if family in CUSTOM_FAMILIES:
+        content["family"] = family
+    payload = json.dumps(content, sort_keys=True, default=str)
     return hashlib.sha256(payload.encode()).hexdigest()

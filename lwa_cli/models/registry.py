@@ -28,7 +28,24 @@ FAMILY_CLASSES: dict[str, tuple[str, str]] = {
     "hubert": ("HubertConfig", "HubertModel"),
     "wavlm": ("WavLMConfig", "WavLMModel"),
     "data2vec": ("Data2VecAudioConfig", "Data2VecAudioModel"),
+    # FaST-VGS's audio branch is a wav2vec2 model plus a CLS vector (models/fastvgs.py);
+    # AV-HuBERT's audio path a filterbank front end and a pre-LN wav2vec2 encoder
+    # (models/avhubert.py). Both are configured through a Wav2Vec2Config.
+    "fastvgs": ("Wav2Vec2Config", "FastVgsAudioModel"),
+    "avhubert": ("Wav2Vec2Config", "AvHubertAudioModel"),
 }
+
+CUSTOM_FAMILIES = ("fastvgs", "avhubert")
+"""Families built by lwa's own modules around transformers parts (not a transformers class)."""
+
+AVHUBERT_STACK = 4
+"""Filterbank frames (10 ms) stacked into one AV-HuBERT input frame (40 ms)."""
+
+FBANK_WINDOW = 400
+"""Samples in one 25 ms filterbank window at 16 kHz (AV-HuBERT's shortest input)."""
+
+FBANK_HOP = 160
+"""Samples between filterbank windows (10 ms)."""
 
 # transformers `config.model_type` -> family
 HF_MODEL_TYPES: dict[str, str] = {
@@ -49,10 +66,11 @@ class ModelSpec:
     Attributes
     ----------
     name : registry name (or the user's name for an unregistered checkpoint).
-    family : ``wav2vec2``, ``hubert``, ``wavlm`` or ``data2vec``.
+    family : ``wav2vec2``, ``hubert``, ``wavlm``, ``data2vec``, ``fastvgs`` or ``avhubert``.
     hf_class : name of the transformers base model class.
-    conv_layers : (channels, kernel, stride) of each conv block.
-    n_layers : number of transformer layers L (layers T0..TL exist).
+    conv_layers : (channels, kernel, stride) of each conv block; empty for AV-HuBERT, whose
+        front end is a filterbank (no C layers).
+    n_layers : number of transformer layers L exposed as T1..TL (T0..TL exist).
     hidden_size : transformer width.
     frame_rate_hz : output frames per second of the conv stack.
     normalize_input : whether the waveform is standardised before the model.
@@ -66,6 +84,8 @@ class ModelSpec:
     activation : feed-forward activation (transformers name).
     random : weights are random (seeded), not trained.
     description : the published checkpoint this entry stands for.
+    encoder_layers : transformer layers the model has when more than it exposes (FaST-VGS:
+        12 built, the first 8 trained and exposed); None means ``n_layers``.
     """
 
     name: str
@@ -89,15 +109,33 @@ class ModelSpec:
     activation: str = "gelu"
     random: bool = False
     description: str = ""
+    encoder_layers: int | None = None
 
     @property
     def n_conv(self) -> int:
-        """Number of conv blocks (C1..Cn)."""
+        """Number of conv blocks (C1..Cn); 0 for a model without conv layers."""
         return len(self.conv_layers)
+
+    @property
+    def has_conv_layers(self) -> bool:
+        """Whether the model has C layers (and hence a ``frame-local`` representation)."""
+        return bool(self.conv_layers)
+
+    @property
+    def n_encoder_layers(self) -> int:
+        """Transformer layers the model is built with (at least the exposed ones)."""
+        return self.encoder_layers if self.encoder_layers is not None else self.n_layers
+
+    @property
+    def frame_period_s(self) -> float:
+        """Seconds between output frames (0.02 for the conv stack, 0.04 for AV-HuBERT)."""
+        return 1.0 / self.frame_rate_hz
 
     @property
     def receptive_field(self) -> int:
         """Samples that produce one output frame (400 for the standard stack)."""
+        if not self.conv_layers:
+            return FBANK_WINDOW
         field, jump = 1, 1
         for _, kernel, stride in self.conv_layers:
             field += (kernel - 1) * jump
@@ -106,6 +144,11 @@ class ModelSpec:
 
     def n_frames(self, n_samples: int) -> int:
         """Number of output frames for a waveform of ``n_samples`` samples."""
+        if not self.conv_layers:  # filterbank frames (last one zero-padded), then stacked
+            if n_samples <= 0:
+                return 0
+            fbank = 1 + max(0, -(-(n_samples - FBANK_WINDOW) // FBANK_HOP))
+            return -(-fbank // AVHUBERT_STACK)
         length = n_samples
         for _, kernel, stride in self.conv_layers:
             length = (length - kernel) // stride + 1
@@ -136,10 +179,11 @@ class ModelSpec:
 
         config_name, _ = FAMILY_CLASSES[self.family]
         config_cls = getattr(transformers, config_name)
-        dims, kernels, strides = zip(*self.conv_layers, strict=True)
+        # AV-HuBERT has no conv stack; its config's (unused) conv fields keep their defaults.
+        dims, kernels, strides = zip(*(self.conv_layers or STANDARD_CONV), strict=True)
         kwargs: dict[str, Any] = {
             "hidden_size": self.hidden_size,
-            "num_hidden_layers": self.n_layers,
+            "num_hidden_layers": self.n_encoder_layers,
             "num_attention_heads": self.n_heads,
             "intermediate_size": self.ffn_dim,
             "hidden_act": self.activation,
@@ -179,7 +223,9 @@ def _show(value: Any) -> str:
 
 
 def frame_rate(conv_layers: tuple[tuple[int, int, int], ...]) -> float:
-    """Output frame rate (Hz) of a conv stack at 16 kHz input."""
+    """Output frame rate (Hz) of a conv stack at 16 kHz input (25 Hz without one: AV-HuBERT)."""
+    if not conv_layers:
+        return SAMPLE_RATE / (FBANK_HOP * AVHUBERT_STACK)
     return SAMPLE_RATE / math.prod(stride for _, _, stride in conv_layers)
 
 
@@ -319,6 +365,46 @@ _PRETRAINED: tuple[ModelSpec, ...] = (
 )
 
 
+def _fastvgs_entry(name: str, *, n_exposed: int, description: str) -> ModelSpec:
+    """A FaST-VGS(+) audio branch: post-LN wav2vec 2.0 Base (12 layers) with a CLS vector."""
+    return ModelSpec(
+        name=name, family="fastvgs", hf_class=FAMILY_CLASSES["fastvgs"][1],
+        conv_layers=STANDARD_CONV, n_layers=n_exposed, hidden_size=768,
+        frame_rate_hz=frame_rate(STANDARD_CONV), normalize_input=True, pre_ln=False,
+        conv_norm="group", conv_bias=False, description=description,
+        encoder_layers=None if n_exposed == 12 else 12,
+    )
+
+
+def _avhubert_entry(name: str, *, large: bool, description: str) -> ModelSpec:
+    """AV-HuBERT on audio alone: filterbank front end, pre-LN encoder, 40 ms frames."""
+    return ModelSpec(
+        name=name, family="avhubert", hf_class=FAMILY_CLASSES["avhubert"][1], conv_layers=(),
+        n_layers=24 if large else 12, hidden_size=1024 if large else 768,
+        frame_rate_hz=frame_rate(()), normalize_input=True, pre_ln=True, conv_norm="layer",
+        n_heads=16 if large else 12, ffn_dim=4096 if large else 3072, description=description,
+    )
+
+
+_OTHER: tuple[ModelSpec, ...] = (
+    _fastvgs_entry("fastvgs_coco", n_exposed=8,
+                   description="FaST-VGS, SpokenCOCO (FaST-VGS-Family fast-vgs-coco/); T0-T8"),
+    _fastvgs_entry("fastvgs_places", n_exposed=8,
+                   description="FaST-VGS, Places (FaST-VGS-Family fast-vgs-places/); T0-T8"),
+    _fastvgs_entry("fastvgs_plus_coco", n_exposed=12,
+                   description="FaST-VGS+, SpokenCOCO (FaST-VGS-Family fast-vgs-plus-coco/)"),
+    _avhubert_entry("avhubert_base_lrs3", large=False,
+                    description="AV-HuBERT Base, LRS3 433 h, audio only "
+                                "(av_hubert base_lrs3_iter5.pt)"),
+    _avhubert_entry("avhubert_base_lrs3_vc2", large=False,
+                    description="AV-HuBERT Base, LRS3 + VoxCeleb2, audio only "
+                                "(av_hubert base_vox_iter5.pt)"),
+    _avhubert_entry("avhubert_large_lrs3_vc2", large=True,
+                    description="AV-HuBERT Large, LRS3 + VoxCeleb2, audio only "
+                                "(av_hubert large_vox_iter5.pt)"),
+)
+
+
 def _random_variant(spec: ModelSpec) -> ModelSpec:
     """The ``*_random`` twin of a pre-trained entry."""
     return replace(
@@ -330,7 +416,7 @@ def _random_variant(spec: ModelSpec) -> ModelSpec:
 
 
 REGISTRY: dict[str, ModelSpec] = {
-    spec.name: spec for base in _PRETRAINED for spec in (base, _random_variant(base))
+    spec.name: spec for base in _PRETRAINED + _OTHER for spec in (base, _random_variant(base))
 }
 """All registered models by name, each pre-trained entry followed by its ``*_random`` twin."""
 
@@ -347,6 +433,9 @@ def registry_rows() -> list[dict[str, Any]]:
         row = asdict(spec)
         row["conv_layers"] = [list(c) for c in spec.conv_layers]
         row["n_conv"] = spec.n_conv
-        row["layers"] = f"C1-C{spec.n_conv}, T0-T{spec.n_layers}"
+        row["has_conv_layers"] = spec.has_conv_layers
+        row["frame_period_s"] = spec.frame_period_s
+        convs = f"C1-C{spec.n_conv}, " if spec.n_conv else ""
+        row["layers"] = f"{convs}T0-T{spec.n_layers}"
         rows.append(row)
     return rows

@@ -22,19 +22,11 @@ from lwa_cli import __version__
 from lwa_cli.choices import REPS, SPANS
 from lwa_cli.data.audio import load_audio
 from lwa_cli.errors import LwaError, LwaUsageError, did_you_mean
-from lwa_cli.features.conv_align import align_local
-from lwa_cli.features.logmel import log_mel
-from lwa_cli.features.pooling import (
-    STATUS_CLIPPED,
-    STATUS_DROPPED,
-    STATUS_OK,
-    mean_pool,
-    segment_bounds,
-)
 from lwa_cli.models.capture import extract_layers
 from lwa_cli.models.layers import parse_layers
 from lwa_cli.models.loading import LoadedModel, file_sha256, hf_dir_fingerprint, load_model
 from lwa_cli.models.registry import REGISTRY, get_spec
+from lwa_cli.pipeline.rows import SegmentProblems, frame_rows, token_rows
 from lwa_cli.progress import SILENT, Reporter
 from lwa_cli.workspace import Workspace
 from lwa_cli.workspace.features import (
@@ -257,9 +249,10 @@ def _run(ws: Workspace, lm: LoadedModel, smp: Sample, units: np.ndarray,
                 wave = load_audio(smp.audio_paths[unit])
                 out = extract_layers(lm, wave, names)
                 if smp.tokens is None:
-                    block = _frame_rows(out, wave, rep)
+                    block = frame_rows(out, wave, rep)
                 else:
-                    block = _token_rows(smp, tokens, unit, out, span, problems)
+                    block = token_rows(smp, tokens, unit, out, span, problems,
+                                        lm.spec.frame_period_s)
                 writer.append(unit, block)
                 del out, block
                 release_memory()
@@ -341,67 +334,6 @@ def _existing(path: Path, layers: Sequence[str] | None, rep: str, n_units: int) 
                            f"{', '.join(missing)}; add --force to extract it again with the "
                            "layers you ask for")
         return ExtractSummary(str(path), "exists", f.layers, n_units, 0, 0, 0.0, 0.0)
-
-
-def _frame_rows(out: dict[str, np.ndarray], wave: np.ndarray,
-                rep: str) -> dict[str, np.ndarray]:
-    """All frames of one utterance per layer (local: aligned to 10 ms with the log-mel)."""
-    if rep != "local":
-        return {f"features/{name}": arr for name, arr in out.items()}
-    mel = log_mel(wave)
-    block = {}
-    for name, arr in out.items():
-        feats, mel_aligned = align_local(name, arr, mel)
-        block[f"features/{name}"] = feats
-        block[f"mel/{name}"] = mel_aligned.astype(np.float32)
-    return block
-
-
-class SegmentProblems:
-    """Counts of segments clipped to or dropped from their utterance, with a few examples."""
-
-    MAX_EXAMPLES = 5
-
-    def __init__(self) -> None:
-        self.clipped = 0
-        self.dropped = 0
-        self.examples: list[str] = []
-
-    def add(self, utt_id: str, labels: np.ndarray, starts: np.ndarray, ends: np.ndarray,
-            status: np.ndarray, n_frames: int) -> None:
-        self.clipped += int(np.count_nonzero(status == STATUS_CLIPPED))
-        self.dropped += int(np.count_nonzero(status == STATUS_DROPPED))
-        for i in np.flatnonzero(status != STATUS_OK):
-            if len(self.examples) >= self.MAX_EXAMPLES:
-                break
-            what = "clipped" if status[i] == STATUS_CLIPPED else "dropped"
-            self.examples.append(f"{utt_id} {labels[i]!s} {starts[i]:.2f}-{ends[i]:.2f} s "
-                                 f"({what}; {n_frames} frames)")
-
-    def message(self) -> str:
-        return (f"{self.clipped} segment(s) ran past their utterance and were clipped; "
-                f"{self.dropped} were dropped (they start at or after the last frame, or end "
-                f"before they start), e.g. {'; '.join(self.examples)}")
-
-
-def _token_rows(smp: Sample, tokens: np.ndarray, unit: int, out: dict[str, np.ndarray],
-                span: str, problems: SegmentProblems) -> dict[str, np.ndarray]:
-    """Mean-pooled segments of one utterance per layer, with token index and label rows."""
-    assert smp.tokens is not None
-    mine = tokens[smp.tokens.utt_index[tokens] == unit]
-    n_frames = {arr.shape[0] for arr in out.values()}
-    if len(n_frames) != 1:
-        raise LwaError(f"layers of {smp.utt_ids[unit]} have different frame counts {n_frames}")
-    n = n_frames.pop()
-    starts, ends = smp.tokens.start[mine], smp.tokens.end[mine]
-    bounds = segment_bounds(starts, ends, n, trim=span == "phone")
-    problems.add(str(smp.utt_ids[unit]), smp.tokens.label[mine], starts, ends, bounds.status, n)
-    keep = bounds.kept
-    block = {f"features/{name}": mean_pool(arr, bounds.start[keep], bounds.end[keep])
-             for name, arr in out.items()}
-    block["rows/token_index"] = mine[keep].astype(np.int64)
-    block["rows/label"] = smp.tokens.label[mine[keep]]
-    return block
 
 
 def open_features(ws: Workspace, model: str, split: str, sample: str, span: str,
