@@ -8,8 +8,9 @@ Four backends, all seeded and deterministic for a given seed, data and thread co
     clusters it stops long before convergence, which lowers the MI it measures.
 ``full``
     scikit-learn ``KMeans``: Lloyd iterations from a k-means++ start, ``n_init=1``,
-    ``tol=1e-4`` (relative centre shift), at most ``max_iter`` iterations. Converged, but the
-    k-means++ start over all N rows costs O(N k D) several times over at thousands of clusters.
+    ``tol=1e-4`` (centre shift relative to the feature variance), at most ``max_iter``
+    iterations. Converged, but the k-means++ start over all N rows costs O(N k D) several
+    times over at thousands of clusters.
 ``lloyd``
     The same Lloyd iterations from a *random* start (k rows drawn without replacement),
     ``n_init=1``, ``tol=1e-4``, at most ``max_iter`` iterations: converged at a fraction of

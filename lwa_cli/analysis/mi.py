@@ -73,8 +73,6 @@ class MIResult:
         Distinct labels in the scored split.
     n_singleton_labels : int
         Labels that occur exactly once in the training data used for fitting.
-    n_dropped_train, n_dropped_eval : int
-        Segments removed by ``min_label_count`` (0 when nothing was filtered).
     kmeans : str
         The k-means backend used.
     fit_dtype : str
@@ -85,6 +83,8 @@ class MIResult:
         k-means iterations run (mini-batch steps for ``minibatch``).
     inertia : float
         Mean squared distance of a training segment to its centroid.
+    n_dropped_train, n_dropped_eval : int
+        Segments removed by ``min_label_count`` (0 when nothing was filtered).
     """
 
     score: float
@@ -94,13 +94,13 @@ class MIResult:
     n_clusters: int
     n_labels: int
     n_singleton_labels: int
+    kmeans: str
+    fit_dtype: str
+    device: str
+    n_iter: int
+    inertia: float
     n_dropped_train: int = 0
     n_dropped_eval: int = 0
-    kmeans: str = "minibatch"
-    fit_dtype: str = "float64"
-    device: str = "cpu"
-    n_iter: int = 0
-    inertia: float = float("nan")
 
 
 def normalized_mi(clusters: Sequence | np.ndarray, labels: Sequence | np.ndarray) -> float:

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from lwa_cli import __version__
+from lwa_cli.analysis.kmeans import KMEANS
 from lwa_cli.analysis.mi import DEFAULTS, mi_score
 from lwa_cli.errors import LwaUsageError
 from lwa_cli.pipeline.extract import open_features, select_layers
@@ -15,15 +16,14 @@ from lwa_cli.progress import SILENT, Reporter
 from lwa_cli.workspace import Workspace
 from lwa_cli.workspace.results import result_exists, save_result
 
-KMEANS = ("minibatch", "full")
-
 
 def mi_tag(iteration: int, clusters: int, span: str, kmeans: str) -> str:
     """Result file tag: the repetition, plus non-default clustering settings."""
     tag = f"iter{iteration}"
     if clusters != DEFAULTS[span].n_clusters:
         tag += f"-k{clusters}"
-    return tag + ("-full" if kmeans == "full" else "")
+    # Each non-default backend gets its own file, so no backend reuses another's result.
+    return tag + ("" if kmeans == "minibatch" else f"-{kmeans}")
 
 
 def kmeans_seed(seed: int, iteration: int) -> int:
