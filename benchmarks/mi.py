@@ -23,10 +23,16 @@ Then two ``phone`` ``minibatch`` runs start at the same moment, first with defau
 then each capped with ``lwa_cli.threads.limit_threads(1)``: what ``make -j2`` over layers
 costs with and without ``lwa --threads 1``.
 
+``--spread S`` instead fits ``minibatch`` on float32 and on float64 with seeds 0..S-1 on one
+case and prints, per dtype, the MI's mean, standard deviation and range over the seeds and
+the mean same-seed float32/float64 difference: whether lwa's float64 fit stays inside the seed
+spread of the reference's float32 one.
+
 Usage (from the repository root)::
 
     .venv/bin/python benchmarks/mi.py               # full sizes (several minutes)
     .venv/bin/python benchmarks/mi.py --quick       # N and clusters / 4, for development
+    .venv/bin/python benchmarks/mi.py --quick --only word --spread 5
     .venv/bin/python benchmarks/mi.py --only word --no-concurrent --json out.json
 """
 
@@ -227,6 +233,27 @@ def _print_concurrent(results: list[tuple[str, float, list[dict]]]) -> None:
         print(f"{label:<10}{pair_wall:>12.1f}  {runs}")
 
 
+def run_spread(case: str, quick: bool, seeds: int, timeout: float) -> None:
+    """Seed spread of minibatch MI on float32 vs float64 fits (see the module docstring)."""
+    base = {c.method: c for c in configs([case], quick, False)}
+    got: dict[str, list[dict]] = {}
+    for method in ("minibatch-f32", "minibatch-f64"):
+        for seed in range(seeds):
+            print(f"running {case} {method} seed {seed} ...", file=sys.stderr, flush=True)
+            got.setdefault(method, []).append(run_isolated(base[method], seed, timeout))
+    print(f"{case}: minibatch MI over seeds 0..{seeds - 1}")
+    print(f"{'fit':<15}{'mean':>8}{'sd':>8}{'min':>8}{'max':>8}{'mean wall s':>13}")
+    for method, rows in got.items():
+        mi = np.array([r["mi_score"] for r in rows if r["status"] == "ok"])
+        wall = np.mean([r["wall_s"] for r in rows if r["status"] == "ok"])
+        print(f"{method:<15}{mi.mean():>8.4f}{mi.std(ddof=1):>8.4f}{mi.min():>8.4f}"
+              f"{mi.max():>8.4f}{wall:>13.1f}")
+    pairs = [abs(a["mi_score"] - b["mi_score"]) for a, b in
+             zip(got["minibatch-f32"], got["minibatch-f64"], strict=True)
+             if a["status"] == b["status"] == "ok"]
+    print(f"mean |MI(float32) - MI(float64)| at the same seed: {np.mean(pairs):.4f}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="N and clusters divided by 4")
@@ -236,6 +263,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="also time scikit-learn KMeans with a k-means++ start")
     parser.add_argument("--no-concurrent", action="store_true",
                         help="skip the two concurrent runs")
+    parser.add_argument("--spread", type=int, metavar="S",
+                        help="only the float32/float64 minibatch seed spread over S seeds")
     parser.add_argument("--timeout", type=float, default=900.0, help="seconds per run")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", type=Path, help="also write the measurements here")
@@ -247,6 +276,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     cases = args.only or list(CASES)
+    if args.spread:
+        for case in cases:
+            run_spread(case, args.quick, args.spread, args.timeout)
+        return 0
     rows = []
     for config in configs(cases, args.quick, args.with_full):
         print(f"running {config.case} {config.method} ...", file=sys.stderr, flush=True)
