@@ -132,3 +132,27 @@ def test_bad_backend_settings_are_usage_errors() -> None:
         cluster_assignments(x, n_clusters=10, device="gpu")
     with pytest.raises(LwaUsageError, match="faiss niter must be a positive integer"):
         cluster_assignments(x, n_clusters=10, kmeans="faiss", niter=0)
+
+
+@needs_faiss
+def test_faiss_moves_its_index_to_the_requested_gpu(monkeypatch: pytest.MonkeyPatch) -> None:
+    """GPU wiring with a stand-in GPU: faiss reports one GPU and 'moves' the index as is."""
+    import faiss
+
+    moved: list[int] = []
+
+    def to_gpu(resources: object, gpu: int, index: object) -> object:
+        moved.append(gpu)
+        return index
+
+    monkeypatch.setattr(faiss, "get_num_gpus", lambda: 1)
+    monkeypatch.setattr(faiss, "StandardGpuResources", object, raising=False)  # GPU builds only
+    monkeypatch.setattr(faiss, "index_cpu_to_gpu", to_gpu, raising=False)
+    x, _ = _separated()
+    on_gpu = fit_assign(x, x[:50], n_clusters=30, kmeans="faiss", seed=0, device="cuda")
+    assert on_gpu.device == "cuda:0" and moved == [0]
+    on_cpu = fit_assign(x, x[:50], n_clusters=30, kmeans="faiss", seed=0)
+    assert on_cpu.device == "cpu" and moved == [0]
+    np.testing.assert_array_equal(on_gpu.train_assign, on_cpu.train_assign)
+    with pytest.raises(LwaUsageError, match=r"--device cuda:1 asks for GPU 1 but faiss sees 1"):
+        fit_assign(x, None, n_clusters=30, kmeans="faiss", device="cuda:1")

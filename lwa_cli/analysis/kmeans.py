@@ -20,8 +20,9 @@ Four backends, all seeded and deterministic for a given seed, data and thread co
     20 by default; faiss stops earlier only when an iteration no longer lowers the
     objective), float32, on every training row (no sub-sampling). Runs on the GPU when
     ``device`` is ``cuda[:N]`` and the installed faiss has GPU support, else on the CPU (the
-    result's ``device`` says which). faiss is an optional dependency (``pip install
-    faiss-cpu``), imported only when this backend is used.
+    result's ``device`` says which; a GPU number faiss does not see is an error). faiss is
+    an optional dependency (``pip install faiss-cpu``), imported only when this backend is
+    used.
 
 The scikit-learn backends fit on ``fit_dtype`` (float64 by default): scikit-learn's k-means++
 start-up upcasts float32 distances block by block and is several times slower on float32
@@ -196,7 +197,13 @@ def _faiss_fit_assign(
     )
     used = "cpu"
     gpu_id = _gpu_id(device)
-    if gpu_id is not None and faiss.get_num_gpus() > gpu_id:
+    n_gpus = faiss.get_num_gpus() if gpu_id is not None else 0
+    if gpu_id is not None and 0 < n_gpus <= gpu_id:
+        raise LwaUsageError(
+            f"--device {device} asks for GPU {gpu_id} but faiss sees {n_gpus} GPU(s); "
+            f"use --device cuda:0 .. cuda:{n_gpus - 1}."
+        )
+    if n_gpus > 0:
         resources = faiss.StandardGpuResources()
         kmeans.index = faiss.index_cpu_to_gpu(resources, gpu_id, faiss.IndexFlatL2(dims))
         kmeans.gpu_resources = resources  # keep the GPU memory pool alive with the index
