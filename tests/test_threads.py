@@ -22,27 +22,32 @@ _PROBE = """
 import json, os, subprocess, sys
 {before}
 from lwa_cli.threads import limit_threads
-limit_threads({n})
-{after}
-import torch
-from threadpoolctl import threadpool_info
-child = subprocess.run([sys.executable, "-c", "import os; print(os.environ['OMP_NUM_THREADS'])"],
-                       capture_output=True, text=True, check=True).stdout.strip()
-print(json.dumps({{
-    "pools": [(p["user_api"], p["internal_api"], p["num_threads"]) for p in threadpool_info()],
-    "torch": torch.get_num_threads(),
-    "env": {{k: os.environ.get(k) for k in {names!r}}},
-    "child_omp": child,
-}}))
+snapshots = []
+for n in {caps!r}:
+    limit_threads(n)
+    {after}
+    import torch
+    from threadpoolctl import threadpool_info
+    child = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.environ['OMP_NUM_THREADS'])"],
+        capture_output=True, text=True, check=True).stdout.strip()
+    snapshots.append({{
+        "pools": [(p["user_api"], p["internal_api"], p["num_threads"])
+                  for p in threadpool_info()],
+        "torch": torch.get_num_threads(),
+        "env": {{k: os.environ.get(k) for k in {names!r}}},
+        "child_omp": child,
+    }})
+print(json.dumps(snapshots))
 """
 
 
-def _probe(n: int, *, torch_first: bool) -> dict:
-    """Run `limit_threads(n)` in a fresh interpreter and report what each library sees."""
+def _probe(caps: list[int], *, torch_first: bool) -> list[dict]:
+    """Apply each cap in turn in a fresh interpreter; report what each library sees."""
     before = "import numpy, scipy.linalg, sklearn.cluster" + (", torch" if torch_first else "")
     # Libraries imported after the cap must start capped too (through the environment).
-    after = "" if torch_first else "import numpy, scipy.linalg, sklearn.cluster"
-    code = _PROBE.format(before=before, after=after, n=n, names=THREAD_ENV_VARS)
+    after = "pass" if torch_first else "import numpy, scipy.linalg, sklearn.cluster"
+    code = _PROBE.format(before=before, after=after, caps=caps, names=THREAD_ENV_VARS)
     env = {k: v for k, v in os.environ.items() if k not in THREAD_ENV_VARS}
     env["PYTHONPATH"] = str(REPO_ROOT)
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
@@ -50,22 +55,24 @@ def _probe(n: int, *, torch_first: bool) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-@pytest.mark.parametrize("torch_first", [True, False], ids=["torch-loaded", "torch-later"])
-def test_one_thread_cap_reaches_blas_openmp_torch_and_children(torch_first: bool) -> None:
-    got = _probe(1, torch_first=torch_first)
+def _assert_capped(got: dict, n: int) -> None:
     apis = {api for api, _, _ in got["pools"]}
     assert "blas" in apis and "openmp" in apis  # numpy's OpenBLAS, scikit-learn's OpenMP
-    assert all(threads == 1 for _, _, threads in got["pools"]), got["pools"]
-    assert got["torch"] == 1
-    assert got["env"] == {name: "1" for name in THREAD_ENV_VARS}
-    assert got["child_omp"] == "1"
+    assert all(threads == n for _, _, threads in got["pools"]), got["pools"]
+    assert got["torch"] == n
+    assert got["env"] == {name: str(n) for name in THREAD_ENV_VARS}
+    assert got["child_omp"] == str(n)
 
 
-def test_a_cap_above_one_is_applied_as_given() -> None:
-    got = _probe(3, torch_first=True)
-    assert all(threads == 3 for _, _, threads in got["pools"]), got["pools"]
-    assert got["torch"] == 3
-    assert got["env"]["OMP_NUM_THREADS"] == "3"
+def test_caps_reach_loaded_blas_openmp_torch_and_children() -> None:
+    three, one = _probe([3, 1], torch_first=True)
+    _assert_capped(three, 3)
+    _assert_capped(one, 1)  # a second call lowers the cap again
+
+
+def test_libraries_loaded_after_the_cap_start_capped() -> None:
+    (one,) = _probe([1], torch_first=False)
+    _assert_capped(one, 1)
 
 
 def test_none_changes_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
