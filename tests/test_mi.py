@@ -30,8 +30,7 @@ def kmeans_inputs(golden_dir: Path) -> dict[str, np.ndarray]:
         return {key: data[key] for key in data.files}
 
 
-@pytest.fixture(scope="module")
-def golden_runs(kmeans_inputs: dict[str, np.ndarray], mi_golden: dict) -> dict[str, MIResult]:
+def _golden_runs(x: dict[str, np.ndarray], mi_golden: dict, fit_dtype: str) -> dict[str, MIResult]:
     """Our seeded runs of the reference settings (50 clusters, batch 1500, max_iter 500)."""
     settings = mi_golden["get_mi_score_runs"]
     kwargs = {
@@ -39,13 +38,25 @@ def golden_runs(kmeans_inputs: dict[str, np.ndarray], mi_golden: dict) -> dict[s
         "batch_size": settings["batch_size"],
         "max_iter": settings["max_iter"],
         "seed": 0,
+        "fit_dtype": fit_dtype,
     }
-    x = kmeans_inputs
     return {
         "train": mi_score(x["train_rep"], x["train_labels"], **kwargs),
         "dev": mi_score(x["train_rep"], x["train_labels"], x["eval_rep"], x["eval_labels"],
                         **kwargs),
     }
+
+
+@pytest.fixture(scope="module")
+def golden_runs(kmeans_inputs: dict[str, np.ndarray], mi_golden: dict) -> dict[str, MIResult]:
+    """The default: MiniBatchKMeans fitted on a float64 copy of the float32 rows."""
+    return _golden_runs(kmeans_inputs, mi_golden, "float64")
+
+
+@pytest.fixture(scope="module")
+def golden_runs_f32(kmeans_inputs: dict[str, np.ndarray], mi_golden: dict) -> dict[str, MIResult]:
+    """The reference's arithmetic: MiniBatchKMeans fitted on the float32 rows as stored."""
+    return _golden_runs(kmeans_inputs, mi_golden, "float32")
 
 
 def _small_blobs(seed: int = 3) -> tuple[np.ndarray, np.ndarray]:
@@ -91,12 +102,16 @@ def _seed_spread_bounds(mi_golden: dict) -> tuple[tuple[float, float], tuple[flo
     return (min(train) - 0.03, max(train) + 0.03), (min(dev) - 0.05, max(dev) + 0.05)
 
 
+@pytest.mark.parametrize("fit_dtype", ["float64", "float32"])
 def test_golden_kmeans_within_reference_seed_spread(
-    golden_runs: dict[str, MIResult], mi_golden: dict
+    golden_runs: dict[str, MIResult], golden_runs_f32: dict[str, MIResult], mi_golden: dict,
+    fit_dtype: str,
 ) -> None:
     (train_lo, train_hi), (dev_lo, dev_hi) = _seed_spread_bounds(mi_golden)
     assert 0.37 < train_lo < train_hi < 0.46
-    train, dev = golden_runs["train"], golden_runs["dev"]
+    runs = golden_runs if fit_dtype == "float64" else golden_runs_f32
+    train, dev = runs["train"], runs["dev"]
+    assert train.fit_dtype == dev.fit_dtype == fit_dtype
     assert train_lo <= train.score <= train_hi
     assert dev_lo <= dev.score <= dev_hi
     assert (train.path, train.n_train, train.n_eval, train.n_clusters) == ("train", 3000, 0, 50)
@@ -106,14 +121,15 @@ def test_golden_kmeans_within_reference_seed_spread(
 
 
 def test_golden_kmeans_exact_under_recorded_versions(
-    golden_runs: dict[str, MIResult], mi_golden: dict
+    golden_runs_f32: dict[str, MIResult], mi_golden: dict
 ) -> None:
     """random_state=0 draws the same stream as the reference's np.random.seed(0).
 
-    So under a scikit-learn/numpy pair that the golden file recorded, the scores are
-    bit-identical; under any other pair they must still differ from the recorded run by less
-    than the reference's seed spread.
+    So with the reference's float32 fit, under a scikit-learn/numpy pair that the golden file
+    recorded, the scores are bit-identical; under any other pair they must still differ from
+    the recorded run by less than the reference's seed spread.
     """
+    golden_runs = golden_runs_f32
     import numpy
 
     other = mi_golden["same_seed_other_sklearn"]

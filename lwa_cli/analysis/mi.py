@@ -6,7 +6,11 @@ sample's segments (or, with no eval data, take the training assignments) and rep
 
 The reference fits ``MiniBatchKMeans`` with no ``random_state`` (numpy's global RNG). lwa passes
 the seed as ``random_state`` instead, so scores are reproducible without global state but do not
-equal the reference bit-for-bit; they agree within the reference's own seed spread.
+equal the reference bit-for-bit; they agree within the reference's own seed spread. The
+clustering backends (``minibatch``, the default, plus ``full``, ``lloyd`` and ``faiss``) live in
+`lwa_cli.analysis.kmeans`; by default the scikit-learn ones fit on a float64 copy of the rows,
+several times faster than float32 at thousands of clusters (``fit_dtype="float32"`` gives the
+reference's arithmetic, bit-identical to it under the same library versions and seed).
 
 Labels seen once in the training data are kept by default, as the reference does (they are
 legitimate observations and the score stays well defined); their number is reported in
@@ -18,15 +22,20 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
-from sklearn.cluster import KMeans, MiniBatchKMeans
 from sklearn.metrics import mutual_info_score
 
+from lwa_cli.analysis.kmeans import (
+    FAISS_NITER,
+    Clustering,
+    FitDtype,
+    KMeansKind,
+    check_kmeans_settings,
+    fit_assign,
+)
 from lwa_cli.errors import LwaError, LwaUsageError
-
-KMeansKind = Literal["minibatch", "full"]
 
 
 @dataclass(frozen=True)
@@ -64,6 +73,16 @@ class MIResult:
         Distinct labels in the scored split.
     n_singleton_labels : int
         Labels that occur exactly once in the training data used for fitting.
+    kmeans : str
+        The k-means backend used.
+    fit_dtype : str
+        Dtype of the rows the k-means fit saw.
+    device : str
+        Where the k-means fit ran (``"cpu"`` or ``"cuda:N"``).
+    n_iter : int
+        k-means iterations run (mini-batch steps for ``minibatch``).
+    inertia : float
+        Mean squared distance of a training segment to its centroid.
     n_dropped_train, n_dropped_eval : int
         Segments removed by ``min_label_count`` (0 when nothing was filtered).
     """
@@ -75,6 +94,11 @@ class MIResult:
     n_clusters: int
     n_labels: int
     n_singleton_labels: int
+    kmeans: str
+    fit_dtype: str
+    device: str
+    n_iter: int
+    inertia: float
     n_dropped_train: int = 0
     n_dropped_eval: int = 0
 
@@ -151,10 +175,10 @@ def _check_same_dims(train_X: np.ndarray, eval_X: np.ndarray | None) -> None:
         )
 
 
-def _check_settings(n_clusters: int, kmeans: str, batch_size: int, max_iter: int) -> None:
+def _check_settings(n_clusters: int, kmeans: str, batch_size: int, max_iter: int,
+                    niter: int, fit_dtype: str, device: str) -> None:
     """Reject impossible clustering settings as usage errors."""
-    if kmeans not in ("minibatch", "full"):
-        raise LwaUsageError(f"unknown k-means kind {kmeans!r}; use 'minibatch' or 'full'.")
+    check_kmeans_settings(kmeans, fit_dtype, device, niter)
     for option, value in (("clusters", n_clusters), ("batch size", batch_size),
                           ("max_iter", max_iter)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
@@ -169,47 +193,52 @@ def cluster_assignments(
     kmeans: KMeansKind = "minibatch",
     batch_size: int = 1500,
     max_iter: int = 500,
+    niter: int = FAISS_NITER,
     seed: int = 0,
+    fit_dtype: FitDtype = "float64",
+    device: str = "cpu",
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """Fit k-means on ``train_X`` and return cluster ids for the training and eval rows.
 
     Parameters
     ----------
     train_X : ndarray, shape (N, D)
-        Training features; float32 is used as is (no float64 copy).
+        Training features (float32 or float64).
     eval_X : ndarray, shape (M, D), optional
-        Held-out features to assign with the fitted centroids.
+        Held-out features, assigned to the nearest fitted centroid by the same backend.
     n_clusters : int
         Number of clusters; must not exceed N.
-    kmeans : {"minibatch", "full"}
-        ``MiniBatchKMeans(batch_size, max_iter)`` as in the reference, or Lloyd ``KMeans``
-        (``max_iter``; it copies the data once to centre it).
-    batch_size, max_iter : int
-        Mini-batch size (minibatch only) and the iteration cap.
+    kmeans : {"minibatch", "full", "lloyd", "faiss"}
+        The backend, see `lwa_cli.analysis.kmeans`: ``MiniBatchKMeans(batch_size, max_iter)``
+        as in the reference; Lloyd ``KMeans`` from a k-means++ (``full``) or random
+        (``lloyd``) start, ``tol=1e-4``, at most ``max_iter`` iterations; or faiss with
+        ``niter`` iterations.
+    batch_size, max_iter, niter : int
+        Mini-batch size (minibatch only), the scikit-learn iteration cap, faiss iterations.
     seed : int
-        ``random_state`` of the estimator.
+        Seed of the backend.
+    fit_dtype : {"float64", "float32"}
+        Dtype the scikit-learn backends fit on (float64: a copy, much faster k-means++).
+    device : str
+        ``cpu`` or ``cuda[:N]`` (GPU faiss when installed; the other backends run on the CPU).
 
     Returns
     -------
-    train_assign : ndarray of int, shape (N,)
-    eval_assign : ndarray of int, shape (M,), or None when ``eval_X`` is None.
+    train_assign : ndarray of int64, shape (N,)
+    eval_assign : ndarray of int64, shape (M,), or None when ``eval_X`` is None.
     """
-    _check_settings(n_clusters, kmeans, batch_size, max_iter)
+    _check_settings(n_clusters, kmeans, batch_size, max_iter, niter, fit_dtype, device)
     train_X = _check_features(train_X, "train")
     if eval_X is not None:
         eval_X = _check_features(eval_X, "eval")
-    return _fit_assign(train_X, eval_X, n_clusters, kmeans, batch_size, max_iter, seed)
+    done = _fit_assign(train_X, eval_X, n_clusters=n_clusters, kmeans=kmeans,
+                       batch_size=batch_size, max_iter=max_iter, niter=niter, seed=seed,
+                       fit_dtype=fit_dtype, device=device)
+    return done.train_assign, done.eval_assign
 
 
-def _fit_assign(
-    train_X: np.ndarray,
-    eval_X: np.ndarray | None,
-    n_clusters: int,
-    kmeans: str,
-    batch_size: int,
-    max_iter: int,
-    seed: int,
-) -> tuple[np.ndarray, np.ndarray | None]:
+def _fit_assign(train_X: np.ndarray, eval_X: np.ndarray | None, *, n_clusters: int,
+                **settings: Any) -> Clustering:
     """Fit k-means on checked features; see `cluster_assignments`."""
     if n_clusters > train_X.shape[0]:
         raise LwaError(
@@ -217,15 +246,7 @@ def _fit_assign(
             "segments; pass fewer --clusters or sample more training segments."
         )
     _check_same_dims(train_X, eval_X)
-    if kmeans == "minibatch":
-        model: MiniBatchKMeans | KMeans = MiniBatchKMeans(
-            n_clusters=n_clusters, batch_size=batch_size, max_iter=max_iter, random_state=seed
-        )
-    else:
-        model = KMeans(n_clusters=n_clusters, max_iter=max_iter, random_state=seed)
-    model.fit(train_X)
-    eval_assign = model.predict(eval_X) if eval_X is not None else None
-    return np.asarray(model.labels_), eval_assign
+    return fit_assign(train_X, eval_X, n_clusters=n_clusters, **settings)
 
 
 def _filter_rare(
@@ -261,7 +282,10 @@ def mi_score(
     kmeans: KMeansKind = "minibatch",
     batch_size: int = 1500,
     max_iter: int = 500,
+    niter: int = FAISS_NITER,
     seed: int = 0,
+    fit_dtype: FitDtype = "float64",
+    device: str = "cpu",
     min_label_count: int = 1,
 ) -> MIResult:
     """Cluster the training features and score ``MI(cluster, label) / H(label)``.
@@ -276,7 +300,7 @@ def mi_score(
         Segment features (float32 is fine and is not copied).
     train_labels, eval_labels : array-like, shape (N,) / (M,)
         Phone or word label per segment.
-    n_clusters, kmeans, batch_size, max_iter, seed
+    n_clusters, kmeans, batch_size, max_iter, niter, seed, fit_dtype, device
         See `cluster_assignments`; `DEFAULTS` holds the per-span values.
     min_label_count : int
         Drop labels with fewer training instances than this from both splits before fitting
@@ -292,7 +316,7 @@ def mi_score(
         raise LwaError("eval features and eval labels must be given together (or neither).")
     if not isinstance(min_label_count, (int, np.integer)) or min_label_count < 1:
         raise LwaUsageError(f"min_label_count must be a positive integer, got {min_label_count}.")
-    _check_settings(n_clusters, kmeans, batch_size, max_iter)
+    _check_settings(n_clusters, kmeans, batch_size, max_iter, niter, fit_dtype, device)
     train_X = _check_features(train_X, "train")
     train_labels = _check_labels(train_labels, train_X.shape[0], "the train split")
     if eval_X is not None:
@@ -317,10 +341,11 @@ def mi_score(
             f"{str(scored_labels[0])!r}, so normalised MI is undefined; use a sample with several "
             "labels."
         )
-    train_assign, eval_assign = _fit_assign(
-        train_X, eval_X, n_clusters, kmeans, batch_size, max_iter, seed
-    )
-    scored = train_assign if eval_assign is None else eval_assign
+    done = _fit_assign(train_X, eval_X, n_clusters=n_clusters, kmeans=kmeans,
+                       batch_size=batch_size, max_iter=max_iter, niter=niter, seed=seed,
+                       fit_dtype=fit_dtype, device=device)
+    eval_assign = done.eval_assign
+    scored = done.train_assign if eval_assign is None else eval_assign
     return MIResult(
         score=normalized_mi(scored, scored_labels),
         path="train" if eval_assign is None else "eval",
@@ -331,4 +356,9 @@ def mi_score(
         n_singleton_labels=int(np.count_nonzero(counts == 1)),
         n_dropped_train=dropped_train,
         n_dropped_eval=dropped_eval,
+        kmeans=kmeans,
+        fit_dtype=done.fit_dtype,
+        device=done.device,
+        n_iter=done.n_iter,
+        inertia=done.inertia,
     )

@@ -8,7 +8,9 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
+from lwa_cli.choices import KMEANS
 from lwa_cli.cli.common import (
+    DEVICE_OPT,
     FORCE_RESULTS_OPT,
     JSON_OPT,
     LAYER_OPT,
@@ -104,9 +106,6 @@ def show_records(ctx: typer.Context, records: list[dict], as_json: bool, title: 
         state(ctx).say(note)
 
 
-KMEANS_CHOICES = ("minibatch", "full")
-
-
 def mi(ctx: typer.Context,
        span: str = typer.Argument(..., autocompletion=complete_from(("phone", "word")),
                                   help="phone | word"),
@@ -124,10 +123,11 @@ def mi(ctx: typer.Context,
                                       help="Split to score; 'none' scores the train "
                                            "assignments."),
        sample: str = SAMPLE_OPT,
-       kmeans: str = typer.Option("minibatch", "--kmeans",
-                                  autocompletion=complete_from(KMEANS_CHOICES),
-                                  help="minibatch (the reference's) | full"),
+       kmeans: str = typer.Option("minibatch", "--kmeans", autocompletion=complete_from(KMEANS),
+                                  help="minibatch (the reference's, default) | full | lloyd "
+                                       "(converged) | faiss (fast; pip install faiss-cpu)"),
        seed: int = typer.Option(0, "--seed", help="Base seed of the k-means runs."),
+       device: str = DEVICE_OPT,
        force: bool = FORCE_RESULTS_OPT,
        as_json: bool = JSON_OPT) -> None:
     """Mutual information between k-means clusters of segments and their labels."""
@@ -137,7 +137,8 @@ def mi(ctx: typer.Context,
     records = run_mi(st.workspace, model=model, span=span, layers=layer, clusters=clusters,
                      iteration=iteration, train_split=train_split,
                      eval_split=None if eval_split.lower() == "none" else eval_split,
-                     sample=sample, seed=seed, kmeans=kmeans, force=force, reporter=st.reporter)
+                     sample=sample, seed=seed, kmeans=kmeans, device=device, force=force,
+                     reporter=st.reporter)
     show_records(ctx, records, as_json, f"MI/H(label), {span}, {model}",
                  ["score", "n_train", "n_eval", "n_clusters"])
 

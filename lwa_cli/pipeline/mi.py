@@ -6,14 +6,13 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from lwa_cli.analysis.kmeans import FAISS_NITER, KMEANS
 from lwa_cli.analysis.mi import DEFAULTS, mi_score
 from lwa_cli.errors import LwaUsageError
-from lwa_cli.pipeline.extract import open_features, select_layers
+from lwa_cli.pipeline.extract import open_features, resolve_device_name, select_layers
 from lwa_cli.pipeline.results import ResultSpec, features_input, score_layers
 from lwa_cli.progress import SILENT, Reporter
 from lwa_cli.workspace import Workspace
-
-KMEANS = ("minibatch", "full")
 
 
 def mi_tag(iteration: int, clusters: int, span: str, kmeans: str) -> str:
@@ -21,7 +20,8 @@ def mi_tag(iteration: int, clusters: int, span: str, kmeans: str) -> str:
     tag = f"iter{iteration}"
     if clusters != DEFAULTS[span].n_clusters:
         tag += f"-k{clusters}"
-    return tag + ("-full" if kmeans == "full" else "")
+    # Each non-default backend gets its own file, so no backend reuses another's result.
+    return tag + ("" if kmeans == "minibatch" else f"-{kmeans}")
 
 
 def kmeans_seed(seed: int, iteration: int) -> int:
@@ -32,7 +32,7 @@ def kmeans_seed(seed: int, iteration: int) -> int:
 def run_mi(ws: Workspace, *, model: str, span: str, layers: Sequence[str] | None = None,
            clusters: int | None = None, iteration: int = 0, train_split: str = "train-clean",
            eval_split: str | None = "dev-clean", sample: str = "1", seed: int = 0,
-           kmeans: str = "minibatch", force: bool = False,
+           kmeans: str = "minibatch", device: str = "auto", force: bool = False,
            reporter: Reporter = SILENT) -> list[dict]:
     """Score each layer; one layer's features are in memory at a time.
 
@@ -45,6 +45,8 @@ def run_mi(ws: Workspace, *, model: str, span: str, layers: Sequence[str] | None
         raise LwaUsageError(f"--kmeans must be one of {', '.join(KMEANS)}")
     defaults = DEFAULTS[span]
     n_clusters = clusters or defaults.n_clusters
+    # Only faiss runs k-means on a GPU; the device does not change the other backends.
+    device = resolve_device_name(device) if kmeans == "faiss" else "cpu"
     train = open_features(ws, model, train_split, sample, span)
     evaluation = open_features(ws, model, eval_split, sample, span) if eval_split else None
     try:
@@ -55,7 +57,8 @@ def run_mi(ws: Workspace, *, model: str, span: str, layers: Sequence[str] | None
             inputs["eval"] = features_input(ws, evaluation)
         options = {"n_clusters": n_clusters, "kmeans": kmeans, "seed": seed, "iter": iteration,
                    "train_split": train_split, "eval_split": eval_split,
-                   "batch_size": defaults.batch_size, "max_iter": defaults.max_iter}
+                   "batch_size": defaults.batch_size, "max_iter": defaults.max_iter,
+                   "fit_dtype": "float64", "niter": FAISS_NITER if kmeans == "faiss" else None}
         spec = ResultSpec(f"mi-{span}", model, eval_split or train_split, sample, inputs,
                           options, tag=mi_tag(iteration, n_clusters, span, kmeans),
                           fields={"iter": iteration, "train_split": train_split,
@@ -67,10 +70,13 @@ def run_mi(ws: Workspace, *, model: str, span: str, layers: Sequence[str] | None
                 None if evaluation is None else evaluation.features(name)[...],
                 None if evaluation is None else evaluation.rows("label"),
                 n_clusters=n_clusters, kmeans=kmeans, batch_size=defaults.batch_size,
-                max_iter=defaults.max_iter, seed=kmeans_seed(seed, iteration))
+                max_iter=defaults.max_iter, seed=kmeans_seed(seed, iteration),
+                device=device)
             return {"score": res.score, "path": res.path, "n_train": res.n_train,
                     "n_eval": res.n_eval, "n_clusters": res.n_clusters,
-                    "n_labels": res.n_labels}
+                    "n_labels": res.n_labels, "n_singleton_labels": res.n_singleton_labels,
+                    "fit_dtype": res.fit_dtype, "device": res.device, "n_iter": res.n_iter,
+                    "inertia": res.inertia}
 
         return score_layers(ws, spec, names, score, force=force, reporter=reporter)
     finally:
