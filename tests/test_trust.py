@@ -82,7 +82,7 @@ def test_rerun_json_describes_every_layer_and_marks_cached(ws):
     assert [r["score"] for r in first] == [r["score"] for r in again]
     for r in again:
         assert r["options"] == {"base_layer": "T0", "mean_score": False, "metric": "pwcca",
-                                "seed": 0}
+                                "null_tol": None, "seed": 0}
         assert r["inputs"]["frame"]["path"].startswith("features/")
 
 

@@ -36,8 +36,17 @@ def cca(ctx: typer.Context,
         other_model: str = typer.Option(None, "--other-model", autocompletion=complete_model,
                                         help="Second model of `inter`."),
         metric: str = typer.Option("pwcca", "--metric", autocompletion=complete_from(METRICS),
-                                   help=" | ".join(METRICS) + " (pwcca: the reference's "
-                                        "weighting)."),
+                                   help="pwcca (the reference's weighting) | pwcca-morcos "
+                                        "(Morcos et al.) | svcca (Raghu et al.: SVD, then "
+                                        "CCA) | mean-cca (mean ρ) | cka (linear CKA)."),
+        svd_keep: float = typer.Option(0.99, "--svd-keep", min=0.0, max=1.0,
+                                       help="svcca: fraction of each view's variance its SVD "
+                                            "step keeps."),
+        null_tol: str = typer.Option("auto", "--null-tol",
+                                     help="Drop null directions below this relative eigenvalue "
+                                          "before whitening: auto (1e-12 for phone/word "
+                                          "one-hot targets), off (the reference's exact "
+                                          "computation), or a number."),
         mean_score: bool = typer.Option(False, "--mean-score",
                                         help="Average the x- and y-side PWCCA."),
         seed: int = typer.Option(0, "--seed", help="Seed of splits, trials and ε order."),
@@ -50,7 +59,8 @@ def cca(ctx: typer.Context,
     st = state(ctx)
     records = run_cca(st.workspace, experiment, model=model, split=split, sample=sample,
                       layers=layer, base_layer=base_layer, other_model=other_model,
-                      metric=metric, mean_score=mean_score, seed=seed, device=device,
+                      metric=metric, mean_score=mean_score, seed=seed, svd_keep=svd_keep,
+                      null_tol=null_tol, device=device,
                       force=force, reporter=st.reporter)
     show_records(ctx, records, as_json, f"cca {experiment} ({metric}), {model}",
                  ["score", "n", "dims"])

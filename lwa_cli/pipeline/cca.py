@@ -57,6 +57,27 @@ def result_tag(experiment: str, metric: str, mean_score: bool, base_layer: str,
     return "-".join(bits) or None
 
 
+STABLE_NULL_TOL = 1e-12
+"""Relative eigenvalue threshold of the stable CCA for one-hot targets: their null
+direction sits at ~1e-16 of the largest eigenvalue, real low-variance signal (golden case c)
+at ~5e-11, so 1e-12 separates the two."""
+
+
+def resolve_null_tol(value: float | str | None, experiment: str) -> float | None:
+    """The null-direction threshold a run uses (see `run_cca`)."""
+    if value is None or value == "off":
+        return None
+    if value == "auto":
+        return STABLE_NULL_TOL if experiment in ("phone", "word") else None
+    try:
+        tol = float(value)
+    except (TypeError, ValueError):
+        raise LwaUsageError(f"--null-tol must be auto, off or a number, not {value!r}") from None
+    if not 0 <= tol < 1:
+        raise LwaUsageError(f"--null-tol {value}: use a relative threshold in [0, 1)")
+    return tol
+
+
 def _token_targets(ws: Workspace, experiment: str, labels: np.ndarray,
                    reporter: Reporter) -> tuple[np.ndarray, np.ndarray, str, dict]:
     """Property view for token experiments: (targets, kept-row mask, source, provenance)."""
@@ -119,9 +140,15 @@ def _sources(files: dict) -> str:
 def run_cca(ws: Workspace, experiment: str, *, model: str, split: str = "dev-clean",
             sample: str = "1", layers: Sequence[str] | None = None, base_layer: str = "T0",
             other_model: str | None = None, metric: str = "pwcca", mean_score: bool = False,
-            seed: int = 0, device: str = "cpu", force: bool = False,
+            seed: int = 0, svd_keep: float = 0.99, null_tol: float | str | None = "auto",
+            device: str = "auto", force: bool = False,
             reporter: Reporter = SILENT) -> list[dict]:
     """Score each layer and store one result per layer.
+
+    `null_tol` drops numerically null directions of each view before whitening (see
+    analysis.cca_fit): ``"auto"`` uses `STABLE_NULL_TOL` for the one-hot targets of
+    ``phone``/``word`` (singular by construction) and the reference's exact computation
+    elsewhere; None or ``"off"`` is always the reference's; a number is used as given.
 
     A stored result is reused while its provenance (input files and options) matches the
     request, and recomputed otherwise (see pipeline.results). Returns every requested
@@ -135,14 +162,19 @@ def run_cca(ws: Workspace, experiment: str, *, model: str, split: str = "dev-cle
     if experiment == "inter" and not other_model:
         raise LwaUsageError("cca inter needs --other-model")
     device = resolve_device_name(device)
+    null_tol = resolve_null_tol(null_tol, experiment)
     files: dict = {}
     try:
         names = _open_inputs(ws, experiment, model, split, sample, other_model, layers,
                              base_layer, files, reporter)
         inputs = {role: features_input(ws, f) for role, f in files.items()
                   if isinstance(f, FeatureFile)}
-        options: dict = {"metric": metric, "mean_score": mean_score, "seed": seed}
-        fields: dict = {"metric": metric, "mean_score": mean_score, "seed": seed}
+        options: dict = {"metric": metric, "mean_score": mean_score, "seed": seed,
+                         "null_tol": null_tol}
+        if metric == "svcca":
+            options["svd_keep"] = svd_keep
+        fields: dict = {"metric": metric, "mean_score": mean_score, "seed": seed,
+                        "null_tol": null_tol}
         if experiment == "inter":
             options["other_model"] = fields["other_model"] = other_model
         if experiment == "intra":
@@ -158,11 +190,14 @@ def run_cca(ws: Workspace, experiment: str, *, model: str, split: str = "dev-cle
         def score(name: str) -> dict:
             x, y, labels = _views(experiment, name, files, base_layer)
             res = cross_validated_pwcca(x, y, labels, seed=seed, metric=metric,
-                                        mean_score=mean_score, device=device,
+                                        mean_score=mean_score, svd_keep=svd_keep,
+                                        null_tol=null_tol, device=device,
                                         name=f"layer {name} ({_sources(files)})")
             return {"score": res.score, "n": res.n, "dims": [res.dx, res.dy],
                     "dims_kept": res.dims_kept, "chosen_eps": res.chosen_eps,
-                    "trial_scores": res.trial_scores, "trials_skipped": len(res.skipped)}
+                    "trial_scores": res.trial_scores, "trials_skipped": len(res.skipped),
+                    "svd_keep": res.svd_keep, "null_dims_dropped": res.null_dims_dropped,
+                    "n_directions": res.n_directions}
 
         return score_layers(ws, spec, names, score, force=force, reporter=reporter)
     finally:
