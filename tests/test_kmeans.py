@@ -3,7 +3,6 @@ the float32/float64 fit, faiss (skipped when it is not installed) and bad settin
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 
 import numpy as np
@@ -13,7 +12,11 @@ from lwa_cli.analysis.kmeans import FAISS_NITER, KMEANS, fit_assign
 from lwa_cli.analysis.mi import cluster_assignments, mi_score, normalized_mi
 from lwa_cli.errors import LwaError, LwaUsageError
 
-HAVE_FAISS = importlib.util.find_spec("faiss") is not None
+try:
+    import faiss  # noqa: F401
+    HAVE_FAISS = True
+except ImportError:
+    HAVE_FAISS = False
 needs_faiss = pytest.mark.skipif(not HAVE_FAISS, reason="faiss is not installed "
                                  "(pip install faiss-cpu) so the faiss backend cannot run")
 SKLEARN_KINDS = ("minibatch", "full", "lloyd")
