@@ -13,7 +13,7 @@ $(BIN)/lwa: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet "$(TORCH_PIN)"
-	$(BIN)/python -m pip install --quiet -e ".[dev]" "$(TORCH_PIN)"
+	$(BIN)/python -m pip install --quiet -e ".[dev,faiss,sts]" "$(TORCH_PIN)"
 	touch $(BIN)/lwa
 
 install: $(BIN)/lwa
