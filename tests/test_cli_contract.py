@@ -102,15 +102,22 @@ def test_usage_errors_exit_two_with_click_usage_line(args, needle):
         assert "--model" in text.split("--modle", 1)[1]
 
 
-def test_did_you_mean_for_registry_names(tmp_path):
-    done = run_lwa("-w", str(tmp_path / "ws"), "extract", "--model", "wavlm_base_plus_randm",
-                   "--split", "dev-clean")
-    assert done.returncode in (1, 2)
-    # No workspace yet: the workspace error comes first; with one, the name is checked.
-    (tmp_path / "ws").mkdir()
-    done = run_lwa("-w", str(tmp_path / "ws"), "prepare-alignments", "--corpus", "nope",
-                   "--alignments", "nope", "--split", "dev-clean")
-    assert done.returncode == 1 and done.stderr.startswith("error:")
+def test_device_option_is_the_same_everywhere():
+    import typer.main
+
+    root = typer.main.get_command(app)
+    seen = []
+
+    def walk(cmd, path):
+        for param in cmd.params:
+            if "--device" in getattr(param, "opts", []):
+                seen.append((path, param.default))
+        for name, sub in getattr(cmd, "commands", {}).items():
+            walk(sub, f"{path} {name}")
+
+    walk(root, "lwa")
+    assert {"lwa extract", "lwa cca", "lwa mi"} <= {p for p, _ in seen}
+    assert {d for _, d in seen} == {"auto"}
 
 
 def test_piped_models_table_is_never_cut():
@@ -192,3 +199,12 @@ def test_a_redirected_run_writes_progress_while_it_runs(tmp_path):
     progress = [line for line in text.splitlines() if " utt (" in line]
     assert progress[0].split(": ")[1].startswith("0/62") and "(100%)" in progress[-1]
     assert len(progress) <= 12  # every 10 % (or 30 s), not every utterance
+    # A rerun finds the file current: a status line on stderr, nothing on stdout; --quiet
+    # leaves only errors and data.
+    again = run_lwa("-w", str(ws), "extract", "--model", "demo_wav2vec2", "--checkpoint",
+                    str(tmp_path / "m" / "demo_wav2vec2"), "--split", "dev-clean")
+    assert again.returncode == 0 and again.stdout == ""
+    assert "exists and is current" in again.stderr
+    quiet = run_lwa("-w", str(ws), "extract", "--model", "demo_wav2vec2", "--checkpoint",
+                    str(tmp_path / "m" / "demo_wav2vec2"), "--split", "dev-clean", "-q")
+    assert quiet.returncode == 0 and quiet.stdout == "" and quiet.stderr == ""

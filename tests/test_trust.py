@@ -197,3 +197,12 @@ def test_extract_names_examples_of_dropped_segments(ws):
     assert problems.examples == ["u1 b 1.00-1.50 s (clipped; 60 frames)",
                                  "u1 c 2.00-2.50 s (dropped; 60 frames)"]
     assert "e.g. u1 b 1.00-1.50 s" in problems.message()
+
+
+def test_misspelt_registry_name_gets_a_hint(ws):
+    res = lwa(ws, "extract", "--model", "wavlm_base_plus_randm", "--split", "dev-clean",
+              code=2)
+    assert "did you mean wavlm_base_plus_random?" in res.output
+    res = lwa(ws, "extract", "--model", "hubert_bse", "--checkpoint", ckpt(ws), "--split",
+              "dev-clean", "--layer", "T0")
+    assert "did you mean hubert_base?" in res.output
