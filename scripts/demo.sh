@@ -52,6 +52,13 @@ $LWA cca word --model $M
 $LWA mi phone --model $M --clusters 40
 $LWA mi word --model $M --clusters 40
 $LWA wordsim --model $M
+# Word segmentation: tune the grid per layer on the frame sample, apply the tuned T2
+# configuration, and score it against the sample's aligned words in the vqwordseg layout.
+$LWA segment tune --model $M
+$LWA segment apply --model $M --split dev-clean --layer T2 --from-tune \
+  --out "$DEMO_DIR/segment/hyp" --force
+$LWA segment reference --split dev-clean --out "$DEMO_DIR/segment/ref" --force
+$LWA segment score --ref "$DEMO_DIR/segment/ref" --hyp "$DEMO_DIR/segment/hyp"
 
 step "report"
 $LWA report --out "$DEMO_DIR/report"

@@ -94,11 +94,24 @@ def _show(sample, as_json: bool) -> None:
 
 @sample_app.command("frame", cls=LwaCommand)
 def frame(ctx: typer.Context, split: str = SplitOpt, sample: str = SampleOpt,
-          utterances: int = typer.Option(500, "--utterances", help="Number of utterances."),
+          utterances: int = typer.Option(None, "--utterances",
+                                         help="Number of utterances (default 500; with "
+                                              "--from-list all, in list order)."),
+          from_list: Path = typer.Option(None, "--from-list",
+                                         help="utt_id<TAB>audio path list of any corpus (no "
+                                              "alignments needed); --split names it."),
           seed: int = SeedOpt, force: bool = ForceOpt, as_json: bool = JsonOpt) -> None:
-    """Random utterances for frame-level features (mel and intra/inter CCA)."""
+    """Random utterances for frame-level features (mel and intra/inter CCA, segmentation)."""
     st = state(ctx)
-    _show(sample_frames(st.workspace, split, sample, utterances=utterances, seed=seed,
+    if from_list is not None:
+        from lwa_cli.pipeline.sample_list import sample_frames_from_list
+
+        _show(sample_frames_from_list(st.workspace, split, sample, list_file=from_list,
+                                      utterances=utterances, seed=seed, force=force,
+                                      reporter=st.reporter), as_json)
+        return
+    _show(sample_frames(st.workspace, split, sample,
+                        utterances=500 if utterances is None else utterances, seed=seed,
                         force=force, reporter=st.reporter), as_json)
 
 

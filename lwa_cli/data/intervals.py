@@ -65,6 +65,35 @@ def frames_to_intervals(
     return [(a, b, label) for a, b in zip(edges[:-1], edges[1:], strict=True)]
 
 
+#: 10 ms frames per second of the interval files.
+FRAMES_PER_SECOND = 100
+#: Label of a gap between words in reference interval files.
+GAP_LABEL = "sil"
+
+
+def words_to_intervals(
+    starts: np.ndarray, ends: np.ndarray, labels: Sequence[str], duration: float
+) -> list[Interval]:
+    """Reference intervals in 10 ms frames covering ``[0, duration]`` from word segments.
+
+    Every word onset and offset becomes an edge (``round(t · 100)``), the gaps between
+    words (and before the first / after the last) become ``sil`` intervals, so the
+    boundary set that vqwordseg reads back (the interval ends) holds every word onset and
+    offset, as `reference_boundaries` does for the tuning. Words shorter than half a frame
+    vanish (their edges coincide); a label with white space is written with ``_``.
+    """
+    starts = np.asarray(starts, dtype=np.float64)
+    ends = np.asarray(ends, dtype=np.float64)
+    s = np.rint(starts * FRAMES_PER_SECOND).astype(np.int64)
+    e = np.rint(ends * FRAMES_PER_SECOND).astype(np.int64)
+    last = max(int(np.rint(duration * FRAMES_PER_SECOND)), int(e.max(initial=0)), 1)
+    edges = np.unique(np.concatenate([[0, last], s, e]))
+    word_of = {(int(a), int(b)): "_".join(str(label).split()) or GAP_LABEL
+               for a, b, label in zip(s, e, labels, strict=True)}  # fmt: skip
+    return [(int(a), int(b), word_of.get((int(a), int(b)), GAP_LABEL))
+            for a, b in zip(edges[:-1], edges[1:], strict=True)]  # fmt: skip
+
+
 def write_intervals(path: str | os.PathLike[str], intervals: Sequence[Interval]) -> None:
     """Write one utterance's intervals as ``start end label`` lines."""
     lines = []

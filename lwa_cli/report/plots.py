@@ -29,6 +29,7 @@ TITLES: dict[str, str] = {
     "mi-phone": "Mutual information with phone labels",
     "mi-word": "Mutual information with word labels",
     "wordsim": "Word similarity of static layer embeddings",
+    "segment": "Unsupervised word segmentation (best boundary F of the grid)",
 }
 """Plot titles of the analyses `lwa` stores (others get their analysis name)."""
 
@@ -56,6 +57,8 @@ def y_label(analysis: str) -> str:
         return "MI(cluster; label) / H(label)"
     if analysis == "wordsim":
         return "Spearman ρ (micro average)"
+    if analysis == "segment":
+        return "word boundary F (best configuration)"
     return "score"
 
 

@@ -29,6 +29,7 @@ KEY_COLUMNS: tuple[str, ...] = (
 
 VARIANT_FIELDS: tuple[str, ...] = (
     "other_model", "metric", "base_layer", "mean_score", "train_split", "n_clusters", "kmeans",
+    "matching", "tolerance_s",
 )
 """Record fields that make a different experiment, never averaged together: the other model
 of ``cca-inter``, the CCA metric and base layer, and MI's clustering settings."""
