@@ -16,6 +16,10 @@ directory. Each implementation then runs in its own fresh interpreter, so its pe
   score the dev split, then score the chosen candidate on the test split. It uses the same
   splits, trial pairs, ε order and sign convention as lwa, so both scores must agree.
 
+``--concurrent`` then starts two ``lwa`` runs at the same moment, first with default threads,
+then each capped at one thread (`lwa_cli.threads.limit_threads`, what ``lwa --threads 1``
+does): what ``make -j2`` over layers costs with and without the cap.
+
 lwa and the baseline run 3 trials × 6 candidates. ``--baseline-candidates 1`` times the
 baseline for one candidate per trial only and extrapolates ×6 (the output says so);
 ``--no-baseline`` skips it. CPU time is user + system time of the timed section
@@ -26,6 +30,7 @@ Usage (from the repository root)::
     .venv/bin/python benchmarks/cca.py              # N = 100000, 768 vs 80 dims
     .venv/bin/python benchmarks/cca.py --n 20000 --json out.json
     .venv/bin/python benchmarks/cca.py --no-baseline
+    .venv/bin/python benchmarks/cca.py --n 50000 --no-baseline --concurrent
 """
 
 from __future__ import annotations
@@ -195,9 +200,13 @@ def run_baseline(path: Path, seed: int, candidates: int) -> dict:
             "chosen_eps": chosen, "extrapolated": extrapolated}
 
 
-def worker(kind: str, path: Path, seed: int, candidates: int) -> dict:
+def worker(kind: str, path: Path, seed: int, candidates: int, threads: int | None = None) -> dict:
     """Run one implementation and add its peak RSS and BLAS."""
     sys.path.insert(0, str(REPO_ROOT))
+    if threads:
+        from lwa_cli.threads import limit_threads
+
+        limit_threads(threads)
     if kind == "lwa":
         out = run_lwa(path, seed)
     elif kind == "gram":
@@ -210,19 +219,46 @@ def worker(kind: str, path: Path, seed: int, candidates: int) -> dict:
     return out
 
 
-def run_isolated(kind: str, path: Path, seed: int, candidates: int, timeout: float) -> dict:
-    """Run `worker` in a fresh interpreter and return its measurements."""
+def _worker_command(kind: str, path: Path, seed: int, candidates: int,
+                    threads: int | None = None) -> list[str]:
     command = [sys.executable, __file__, "--worker", kind, "--data", str(path),
                "--seed", str(seed), "--baseline-candidates", str(candidates)]
+    return command + (["--threads", str(threads)] if threads else [])
+
+
+def _parse(kind: str, returncode: int, stdout: str, stderr: str) -> dict:
+    if returncode != 0:
+        tail = stderr.strip().splitlines()[-1:] or ["no output"]
+        return {"kind": kind, "status": f"failed: {tail[0]}"}
+    return {**json.loads(stdout.strip().splitlines()[-1]), "status": "ok"}
+
+
+def run_isolated(kind: str, path: Path, seed: int, candidates: int, timeout: float) -> dict:
+    """Run `worker` in a fresh interpreter and return its measurements."""
     try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout,
-                              check=False)
+        done = subprocess.run(_worker_command(kind, path, seed, candidates), capture_output=True,
+                              text=True, timeout=timeout, check=False)
     except subprocess.TimeoutExpired:
         return {"kind": kind, "status": f"timeout after {timeout:.0f} s"}
-    if done.returncode != 0:
-        tail = done.stderr.strip().splitlines()[-1:] or ["no output"]
-        return {"kind": kind, "status": f"failed: {tail[0]}"}
-    return {**json.loads(done.stdout.strip().splitlines()[-1]), "status": "ok"}
+    return _parse(kind, done.returncode, done.stdout, done.stderr)
+
+
+def run_concurrent(path: Path, seed: int, threads: int | None, timeout: float,
+                   copies: int = 2) -> tuple[float, list[dict]]:
+    """Start `copies` lwa runs at once; (wall seconds until all ended, their measurements)."""
+    start = time.perf_counter()
+    procs = [subprocess.Popen(_worker_command("lwa", path, seed, N_CANDIDATES, threads),
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(copies)]
+    rows = []
+    for proc in procs:
+        try:
+            out, err = proc.communicate(timeout=timeout)
+            rows.append(_parse("lwa", proc.returncode, out, err))
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            rows.append({"kind": "lwa", "status": f"timeout after {timeout:.0f} s"})
+    return time.perf_counter() - start, rows
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -237,12 +273,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-baseline", action="store_true", help="skip the np.cov baseline")
     parser.add_argument("--timeout", type=float, default=1800.0, help="seconds per run")
     parser.add_argument("--json", type=Path, help="also write the measurements here")
+    parser.add_argument("--concurrent", action="store_true",
+                        help="also time two concurrent lwa runs, with and without 1 thread each")
     parser.add_argument("--worker", choices=("lwa", "gram", "baseline"), help=argparse.SUPPRESS)
     parser.add_argument("--data", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--threads", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
     if args.worker:
-        print(json.dumps(worker(args.worker, args.data, args.seed, args.baseline_candidates)))
+        print(json.dumps(worker(args.worker, args.data, args.seed, args.baseline_candidates,
+                                args.threads)))
         return 0
 
     with tempfile.TemporaryDirectory(prefix="lwa-cca-bench-") as tmp:
@@ -257,6 +297,13 @@ def main(argv: list[str] | None = None) -> int:
             print(f"running {kind} ...", file=sys.stderr, flush=True)
             rows.append(run_isolated(kind, path, args.seed, args.baseline_candidates,
                                      args.timeout))
+        concurrent = []
+        if args.concurrent:
+            for threads in (None, 1):
+                print(f"running 2 concurrent lwa runs, threads {threads or 'default'} ...",
+                      file=sys.stderr, flush=True)
+                concurrent.append((threads, *run_concurrent(path, args.seed, threads,
+                                                            args.timeout)))
     load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
     print(f"cpus: {os.cpu_count()} (load average after the runs: {load}), python "
           f"{sys.version.split()[0]}, N = {args.n}, dims {args.dx} vs {args.dy}, "
@@ -280,6 +327,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"speed-up over the baseline {base['wall_s'] / lwa['wall_s']:.1f}x wall, "
               f"{base['cpu_s'] / lwa['cpu_s']:.1f}x cpu; "
               f"|score difference| {abs(base['score'] - lwa['score']):.2e}")
+    for threads, wall, runs in concurrent:
+        each = ", ".join(f"{r['wall_s']:.1f}" if r["status"] == "ok" else r["status"]
+                         for r in runs)
+        print(f"2 concurrent lwa runs, threads {threads or 'default'}: {wall:.1f} s until both "
+              f"ended (each {each} s)")
     if "lwa" in done:
         for lib in done["lwa"]["blas"]:
             print(f"blas: {lib}")
