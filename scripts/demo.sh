@@ -52,6 +52,15 @@ $LWA cca word --model $M
 $LWA mi phone --model $M --clusters 40
 $LWA mi word --model $M --clusters 40
 $LWA wordsim --model $M
+$LWA awd --model $M
+$LWA awd --model $M --min-chars 4 --max-per-word 5
+
+step "spoken STS (demo scores are COMPUTED word overlap, not human judgements)"
+$LWA demo sts "$DEMO_DIR/sts" --corpus "$DEMO_DIR/corpus/LibriSpeech" --max-pairs-per-speaker 8
+$LWA prepare-sts --from "$DEMO_DIR/sts/sts.tsv" --name demo \
+  --score-note "computed: 5 x word-overlap Jaccard of the two transcripts (not human judgements)"
+$LWA extract --model $M --checkpoint "$CKPT" --split sts --sample demo --span utt --layer all
+$LWA sts --model $M --pairs demo
 
 step "report"
 $LWA report --out "$DEMO_DIR/report"
