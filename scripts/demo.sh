@@ -59,6 +59,15 @@ $LWA segment apply --model $M --split dev-clean --layer T2 --from-tune \
   --out "$DEMO_DIR/segment/hyp" --force
 $LWA segment reference --split dev-clean --out "$DEMO_DIR/segment/ref" --force
 $LWA segment score --ref "$DEMO_DIR/segment/ref" --hyp "$DEMO_DIR/segment/hyp"
+$LWA awd --model $M
+$LWA awd --model $M --min-chars 4 --max-per-word 5
+
+step "spoken STS (demo scores are COMPUTED word overlap, not human judgements)"
+$LWA demo sts "$DEMO_DIR/sts" --corpus "$DEMO_DIR/corpus/LibriSpeech" --max-pairs-per-speaker 8
+$LWA prepare-sts --from "$DEMO_DIR/sts/sts.tsv" --name demo \
+  --score-note "computed: 5 x word-overlap Jaccard of the two transcripts (not human judgements)"
+$LWA extract --model $M --checkpoint "$CKPT" --split sts --sample demo --span utt --layer all
+$LWA sts --model $M --pairs demo
 
 step "report"
 $LWA report --out "$DEMO_DIR/report"

@@ -15,7 +15,7 @@ from lwa_cli.cli.common import (
     print_json,
 )
 
-demo_app = typer.Typer(help="Write the bundled demo corpus and tiny demo models.",
+demo_app = typer.Typer(help="Write the bundled demo corpus, tiny demo models and a demo STS set.",
                        no_args_is_help=True, cls=PlainFlagsGroup)
 
 
@@ -54,3 +54,32 @@ def models(dest: Path = typer.Argument(..., help="Directory to write the checkpo
     err_console.print("use e.g. `lwa extract --model demo_wav2vec2 --checkpoint "
                       f"{written.get('demo_wav2vec2', dest)} …` (random weights: the numbers "
                       "show the pipeline works, not what a trained model encodes)")
+
+
+@demo_app.command("sts", cls=LwaCommand)
+def sts(dest: Path = typer.Argument(..., help="Directory to write sts.tsv into."),
+        corpus_root: Path = typer.Option(None, "--corpus",
+                                         help="LibriSpeech-layout corpus (default: the bundled "
+                                              "demo corpus)."),
+        split: str = typer.Option("dev-clean", "--split", help="Split whose utterances are "
+                                                               "paired."),
+        max_pairs: int = typer.Option(40, "--max-pairs-per-speaker", min=1,
+                                      help="Pairs kept per speaker (random, seeded)."),
+        seed: int = typer.Option(0, "--seed", help="Seed of the pair draw."),
+        as_json: bool = JSON_OPT) -> None:
+    """Write a spoken-STS TSV manifest over the demo corpus with COMPUTED (word-overlap)
+    similarity scores, not human judgements."""
+    from lwa_cli.demo.corpus import bundled_corpus_path
+    from lwa_cli.demo.sts import SCORE_NOTE, write_demo_sts_manifest
+
+    root = corpus_root or bundled_corpus_path() / "LibriSpeech"
+    manifest = dest / "sts.tsv"
+    rows = write_demo_sts_manifest(root, manifest, split=split, max_pairs_per_speaker=max_pairs,
+                                   seed=seed)
+    if as_json:
+        print_json({"manifest": str(manifest), "rows": len(rows), "scores": SCORE_NOTE})
+        return
+    out_console.print(str(manifest))
+    err_console.print(f"{len(rows)} sentence pairs of {split}; similarity scores are "
+                      f"{SCORE_NOTE}. Next: `lwa prepare-sts --from {manifest} --name demo "
+                      f"--score-note \"{SCORE_NOTE}\"`", highlight=False, soft_wrap=True)

@@ -77,7 +77,7 @@ def _combine(ws: Workspace, model: str, split: str, sample: str, span: str, stem
             names, unit_rows = f.unit_rows()
             offsets = np.vstack([np.zeros(len(names), np.int64), np.cumsum(unit_rows, axis=0)])
             for j, unit in enumerate(f.units()):
-                key = (int(unit), 0, 0) if span == "frame" else (0, fi, j)
+                key = (int(unit), 0, 0) if span in ("frame", "utt") else (0, fi, j)
                 blocks.append((key, f, int(unit), offsets[j], offsets[j + 1], names))
         blocks.sort(key=lambda b: b[0])
         writer = FeatureWriter(out_path, meta, ref["dtype"])
@@ -106,7 +106,7 @@ def _combine(ws: Workspace, model: str, split: str, sample: str, span: str, stem
 
 def _check_coverage(files: list[FeatureFile], smp, span: str) -> None:
     """Every utterance (frame) or segment (tokens) exactly once, else say what is missing."""
-    if span == "frame":
+    if span in ("frame", "utt"):
         expected = np.arange(len(smp.utt_ids))
         got = np.concatenate([np.asarray(f.meta["units"], dtype=np.int64) for f in files])
         what = "utterances"

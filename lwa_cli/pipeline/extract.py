@@ -1,7 +1,8 @@
 """`lwa extract`: run a model over a sample, one utterance at a time, and store its layers.
 
 Frame spans store every frame of each utterance; phone/word/wordsim spans store the
-mean-pooled frames of each sampled segment (SPEC §4); ``rep="local"`` stores the conv layers
+mean-pooled frames of each sampled segment (SPEC §4); the utt span one mean over all frames
+of each utterance; ``rep="local"`` stores the conv layers
 box-averaged to 10 ms together with the aligned log-mel frames. Utterances are processed one
 at a time (padding would change group-norm models' outputs) and appended to a resumable
 partial file, so memory stays flat and a killed run continues where it stopped.
@@ -26,7 +27,7 @@ from lwa_cli.models.capture import extract_layers
 from lwa_cli.models.layers import parse_layers
 from lwa_cli.models.loading import LoadedModel, file_sha256, hf_dir_fingerprint, load_model
 from lwa_cli.models.registry import REGISTRY, get_spec
-from lwa_cli.pipeline.rows import SegmentProblems, frame_rows, token_rows
+from lwa_cli.pipeline.rows import SegmentProblems, frame_rows, token_rows, utterance_rows
 from lwa_cli.progress import SILENT, Reporter
 from lwa_cli.workspace import Workspace
 from lwa_cli.workspace.features import (
@@ -120,7 +121,7 @@ def _check_layers(span: str, rep: str, layers: list[str]) -> None:
         if bad:
             raise LwaUsageError(f"--rep local stores conv layers only, not {', '.join(bad)}; "
                                 "extract T layers with --rep contextualized")
-    elif span != "frame":
+    elif span not in ("frame", "utt"):  # utt averages all frames: any layer's rate will do
         bad = [name for name in layers if name.startswith("C") and name != "C7"]
         if bad:
             raise LwaUsageError(f"{span} segments are pooled on the 20 ms frames of C7 and T "
@@ -248,7 +249,9 @@ def _run(ws: Workspace, lm: LoadedModel, smp: Sample, units: np.ndarray,
             for unit in todo:
                 wave = load_audio(smp.audio_paths[unit])
                 out = extract_layers(lm, wave, names)
-                if smp.tokens is None:
+                if span == "utt":
+                    block = utterance_rows(out, unit)
+                elif smp.tokens is None:
                     block = frame_rows(out, wave, rep)
                 else:
                     block = token_rows(smp, tokens, unit, out, span, problems,

@@ -36,6 +36,15 @@ def frame_rows(out: dict[str, np.ndarray], wave: np.ndarray,
     return block
 
 
+def utterance_rows(out: dict[str, np.ndarray], unit: int) -> dict[str, np.ndarray]:
+    """One row per utterance and layer: the mean over all its frames (the ``utt`` span),
+    accumulated in float64, with the utterance's index in the sample."""
+    block = {f"features/{name}": arr.mean(axis=0, dtype=np.float64, keepdims=True)
+             .astype(np.float32) for name, arr in out.items()}
+    block["rows/utt_index"] = np.array([unit], dtype=np.int64)
+    return block
+
+
 class SegmentProblems:
     """Counts of segments clipped to or dropped from their utterance, with a few examples."""
 

@@ -16,10 +16,10 @@ from lwa_cli.workspace.results import remove_dependent_results
 from lwa_cli.workspace.tables import read_columns, write_columns
 
 KIND = "sample"
-SAMPLE_KINDS = ("frame", "phone", "word", "wordsim")
+SAMPLE_KINDS = ("frame", "phone", "word", "wordsim", "utt")  # utt: see workspace/sts.py
 # Feature files that an extraction from a sample of each kind writes (see features.py).
 SPANS_OF_KIND = {"frame": ("frame", "frame-local"), "phone": ("phone",), "word": ("word",),
-                 "wordsim": ("wordsim",)}
+                 "wordsim": ("wordsim",), "utt": ("utt",)}
 
 
 @dataclass(frozen=True)
@@ -85,6 +85,10 @@ def save_sample(ws: Workspace, sample: Sample, *, alignments: dict[str, str]) ->
 
 def load_sample(ws: Workspace, split: str, kind: str, name: str) -> Sample:
     path = ws.sample_path(split, kind, name)
+    if not path.is_file() and kind == "utt":
+        raise LwaError(f"no utt sample {name!r} for split {split} in {ws.root}; utt samples "
+                       f"are made by `lwa prepare-sts --from DIR_OR_TSV --name {name}` (split "
+                       "sts)")
     if not path.is_file():
         raise LwaError(
             f"no {kind} sample {name!r} for split {split} in {ws.root}; run "
