@@ -22,6 +22,7 @@ from lwa_cli.cli import demo as demo_cmds
 from lwa_cli.cli import features as feature_cmds
 from lwa_cli.cli import models as model_cmds
 from lwa_cli.cli import report as report_cmds
+from lwa_cli.cli import results as results_cmds
 from lwa_cli.cli import status as status_cmds
 from lwa_cli.cli.common import AppState, LwaCommand, PlainFlagsGroup, err_console
 from lwa_cli.cli.compat import PASSTHROUGH
@@ -160,6 +161,7 @@ app.command("cca", cls=LwaCommand)(cca_cmds.cca)
 app.command("mi", cls=LwaCommand)(analysis_cmds.mi)
 app.command("wordsim", cls=LwaCommand)(analysis_cmds.wordsim)
 app.command("report", cls=LwaCommand)(report_cmds.report)
+app.command("results", cls=LwaCommand)(results_cmds.results)
 app.command("status", cls=LwaCommand)(status_cmds.status)
 
 
