@@ -209,10 +209,11 @@ def profile_figure(rows: Sequence[Row], *, names: Mapping[str, str] | None = Non
     panels = []
     for index, model in enumerate(models):
         own = [r for r in scores if r["model"] == model]
-        splits = len({r["split"] for r in own})
         series = []
         for (analysis, _variant, _split), pts in sorted(
                 _groups(own, "analysis", "variant", "split").items()):
+            # the split is named only where one analysis has several
+            splits = len({r["split"] for r in own if r["analysis"] == analysis})
             line = _series(sorted(pts, key=lambda p: p["number"]), "transformer", "number",
                            _profile_label(pts[0], names, splits), analyses.index(analysis))
             values = [y for y in line["y"] if y is not None]
