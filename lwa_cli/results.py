@@ -44,6 +44,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from lwa_cli.errors import LwaUsageError
 from lwa_cli.report.collect import Collected, collect
 from lwa_cli.report.table import AGGREGATE_COLUMNS, KEY_COLUMNS, columns, json_safe
 from lwa_cli.workspace import Workspace
@@ -89,6 +90,11 @@ def gather(workspace: Workspace | Path | str, *, model: Filter = None, analysis:
     layers = _as_list(layer)
     if layers:
         keep = set(layers)
+        present = sorted({r["layer"] for r in got.rows})
+        missing = [name for name in layers if name not in present]
+        if missing:
+            raise LwaUsageError(f"--layer {', '.join(missing)}: no stored results; stored: "
+                                f"{', '.join(present)}")
         got.rows = [r for r in got.rows if r["layer"] in keep]
         got.aggregated = [r for r in got.aggregated if r["layer"] in keep]
     return got
