@@ -70,11 +70,13 @@ ANALYSES: dict[str, AnalysisInfo] = {
                             "Spearman ρ (micro average)",
                             extra=(Measure("macro", "Spearman ρ (macro average)"),),
                             per_benchmark="rho_"),
-    "segment": AnalysisInfo("Word segmentation from layer features", "segmentation",
-                            "boundary F1",
-                            extra=(Measure("r_value", "R-value"),)),
-    "awd": AnalysisInfo("Acoustic word discrimination", "AWD", "average precision"),
-    "sts": AnalysisInfo("Spoken sentence similarity", "STS", "Spearman ρ"),
+    "segment": AnalysisInfo("Unsupervised word segmentation (best boundary F of the grid)",
+                            "segmentation", "word boundary F (best configuration)",
+                            extra=(Measure("r_value", "R-value (best configuration)"),)),
+    "awd": AnalysisInfo("Acoustic word discrimination (same-different AP)", "AWD",
+                        "average precision"),
+    "sts": AnalysisInfo("Spoken STS (Spearman ρ of utterance cosines with the pair scores)",
+                        "STS", "Spearman ρ"),
 }
 """Display facts per analysis; add an entry with each new analysis."""
 

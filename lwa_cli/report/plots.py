@@ -18,5 +18,8 @@ TITLES: dict[str, str] = {
     "mi-phone": "Mutual information with phone labels",
     "mi-word": "Mutual information with word labels",
     "wordsim": "Word similarity of static layer embeddings",
+    "segment": "Unsupervised word segmentation (best boundary F of the grid)",
+    "awd": "Acoustic word discrimination (same-different AP)",
+    "sts": "Spoken STS (Spearman ρ of utterance cosines with the pair scores)",
 }
 """Plot titles of the analyses `lwa` stores (others get their analysis name)."""
