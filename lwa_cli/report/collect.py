@@ -21,7 +21,7 @@ from lwa_cli.workspace.results import load_results
 
 from .table import aggregate, tidy_rows
 
-PRODUCERS = "`lwa cca`, `lwa mi` or `lwa wordsim`"
+PRODUCERS = "`lwa cca`, `lwa mi`, `lwa wordsim`, `lwa segment tune`, `lwa awd` or `lwa sts`"
 """The commands that store results, for error messages."""
 
 
