@@ -73,3 +73,6 @@ step "report"
 $LWA report --out "$DEMO_DIR/report"
 echo
 echo "Demo finished: workspace in $LWA_WORKSPACE, report in $DEMO_DIR/report/index.html"
+echo "Profile figure (every analysis per model, min-max normalised): $DEMO_DIR/report/profile.png"
+echo "Overview figure (analyses x models): $DEMO_DIR/report/overview.png"
+test -s "$DEMO_DIR/report/profile.png" && test -s "$DEMO_DIR/report/overview.png"

@@ -20,7 +20,6 @@ from lwa_cli.errors import LwaError, LwaUsageError
 from lwa_cli.progress import Reporter
 from lwa_cli.report import build_report, plot_file_name
 from lwa_cli.report.html import render_html
-from lwa_cli.report.plots import render_plot
 from lwa_cli.report.table import (
     KEY_COLUMNS,
     aggregate,
@@ -101,6 +100,14 @@ def ws(tmp_path: Path) -> Workspace:
     return ws
 
 
+@pytest.fixture()
+def quick_figures(monkeypatch):
+    """Stand-in figure bytes (the figure's name), for tests about rows and files, not images;
+    the image tests draw for real."""
+    monkeypatch.setattr("lwa_cli.report.figures.render",
+                        lambda figure, fmt="png", dpi=150: f"{figure['name']}.{fmt}".encode())
+
+
 def _find(rows, **where):
     found = [r for r in rows if all(r[k] == v for k, v in where.items())]
     assert len(found) == 1, (where, found)
@@ -117,10 +124,11 @@ def _png_size(data: bytes) -> tuple[int, int]:
 def test_layer_position_and_depth():
     assert [layer_position(n, 7) for n in ("C1", "C7", "T0", "T9", "T10", "T12")] == \
         [1, 7, 8, 17, 18, 20]
-    assert layer_depth("C1", 7, 12) == 0.0
-    assert layer_depth("T12", 7, 12) == 1.0
-    assert layer_depth("T0", 7, 12) == pytest.approx(7 / 19)
-    assert layer_depth("T0", 7, 24) == pytest.approx(7 / 31)
+    # transformer depth l / L: base and large line up, conv layers never shift it
+    assert layer_depth("T0", 7, 12) == 0.0 == layer_depth("T0", 7, 24)
+    assert layer_depth("T12", 7, 12) == 1.0 == layer_depth("T24", 7, 24)
+    assert layer_depth("T6", 7, 12) == 0.5 == layer_depth("T12", 0, 24)
+    assert layer_depth("C1", 7, 12) == pytest.approx(1 / 7) and layer_depth("C7", 7, 12) == 1.0
     with pytest.raises(ValueError, match="not a layer name"):
         layer_position("X3", 7)
 
@@ -135,21 +143,30 @@ def test_tidy_rows_order_layers_c_then_t_numerically():
     assert list(rows[0])[:len(KEY_COLUMNS)] == list(KEY_COLUMNS)
 
 
-def test_depth_uses_registry_or_stored_layers():
+def test_depth_uses_feature_spec_registry_or_stored_layers():
+    stored = (("wav2vec_large", ["T0", "T12"]), ("mine", ["C1", "C7", "T0", "T3"]),
+              ("spec_model", ["T3"]), ("avhubert_base_lrs3", ["T6"]),
+              ("fastvgs_coco", ["C2", "T4"]))
     records = [{"analysis": "mi-phone", "model": m, "split": "s", "sample": "1",
-                "layer": layer, "score": 0.1}
-               for m, layers in (("wav2vec_large", ["T0", "T24"]),
-                                 ("mine", ["C1", "C7", "T0", "T3"]))
-               for layer in layers]
-    rows = tidy_rows(records)
-    depth = {(r["model"], r["layer"]): r["depth"] for r in rows}
-    # registered: the registry's 7 conv + 25 T layers, whatever is stored
-    assert depth[("wav2vec_large", "T0")] == pytest.approx(7 / 31)
-    assert depth[("wav2vec_large", "T24")] == 1.0
-    # unregistered: geometry from its own stored layers
-    assert depth[("mine", "C1")] == 0.0
-    assert depth[("mine", "T0")] == pytest.approx(7 / 10)
-    assert depth[("mine", "T3")] == 1.0
+                "layer": layer, "score": 0.1} for m, layers in stored for layer in layers]
+    specs = {"spec_model": {"conv_layers": [], "n_layers": 6}}
+    rows = tidy_rows(records, specs=specs)
+    got = {(r["model"], r["layer"]): (r["depth"], r["block"], r["number"], r["n_layers"])
+           for r in rows}
+    # registered: L from the registry whatever is stored (T12 of 24 is half way)
+    assert got[("wav2vec_large", "T12")] == (0.5, "transformer", 12, 24)
+    assert got[("wav2vec_large", "T0")][0] == 0.0
+    # unregistered without a feature file: geometry from its own stored layers
+    assert got[("mine", "C1")] == (pytest.approx(1 / 7), "conv", 1, 7)
+    assert got[("mine", "T0")][0] == 0.0 and got[("mine", "T3")][0] == 1.0
+    # the feature file's meta spec gives L (6) though only T3 is stored
+    assert got[("spec_model", "T3")] == (0.5, "transformer", 3, 6)
+    # no conv layers (AV-HuBERT), and an exposed L smaller than the encoder (FaST-VGS: 8)
+    assert got[("avhubert_base_lrs3", "T6")] == (0.5, "transformer", 6, 12)
+    assert got[("fastvgs_coco", "T4")] == (0.5, "transformer", 4, 8)
+    assert got[("fastvgs_coco", "C2")] == (pytest.approx(2 / 7), "conv", 2, 7)
+    layer_index = {(r["model"], r["layer"]): r["layer_index"] for r in rows}
+    assert layer_index[("avhubert_base_lrs3", "T6")] == 7  # no conv block before T0
 
 
 def test_tidy_rows_skip_bad_records_and_flatten_benchmarks():
@@ -184,7 +201,9 @@ def test_aggregate_mean_std_over_samples_and_iters_and_nan():
     assert t3["std"] == pytest.approx(var ** 0.5, rel=1e-12)
     assert (t3["n"], t3["n_samples"], t3["n_iters"]) == (6, 3, 2)
     t4 = _find(agg, layer="T4")
-    assert t4["n"] == 0 and np.isnan(t4["mean"]) and np.isnan(t4["std"])
+    assert t4["n"] == 0 and np.isnan(t4["mean"]) and t4["std"] is None
+    single = aggregate(tidy_rows(records[:1]))[0]
+    assert single["n"] == 1 and single["std"] is None  # no spread from one result
 
 
 def test_variants_are_not_averaged_and_short_labels_drop_shared_settings():
@@ -205,7 +224,7 @@ def test_variants_are_not_averaged_and_short_labels_drop_shared_settings():
 
 # -- build_report ---------------------------------------------------------------------------
 
-def test_build_report_aggregates_stored_results(ws, tmp_path):
+def test_build_report_aggregates_stored_results(ws, tmp_path, quick_figures):
     summary = build_report(ws, tmp_path / "out")
     rows = summary.rows
     n_records = 2 * 3 * 20 + 2 * 2 * 13 + 13 + 4
@@ -227,14 +246,19 @@ def test_build_report_aggregates_stored_results(ws, tmp_path):
     assert layers == BASE_LAYERS
     depths = [r["depth"] for r in rows if r["analysis"] == "cca-mel"
               and r["model"] == "hubert_base"]
-    assert depths == pytest.approx(np.linspace(0, 1, 20))
+    assert depths == pytest.approx([*(np.arange(1, 8) / 7), *(np.arange(13) / 12)])
+    trial = _find(rows, analysis="cca-mel", model="hubert_base", layer="T3")["trial_std"]
+    assert trial == pytest.approx(0.1, rel=1e-12)  # std of the CV trials 0.1, 0.2, 0.3
+    macro = [r for r in rows if r["analysis"] == "wordsim" and r["layer"] == "T4"]
+    assert {r["measure"]: r["mean"] for r in macro} == pytest.approx(
+        {"score": 0.14, "macro": 0.2, "rho_simlex999": 0.2})
     inter = sorted((r["variant"], r["mean"]) for r in rows if r["analysis"] == "cca-inter"
                    and r["layer"] == "T1")
     assert inter == [("other_model=hubert_base; metric=pwcca", 0.9),
                      ("other_model=wavlm_base; metric=pwcca", 0.7)]
 
 
-def test_csv_and_json_content(ws, tmp_path):
+def test_csv_and_json_content(ws, tmp_path, quick_figures):
     summary = build_report(ws, tmp_path / "out")
     with summary.csv.open(newline="") as f:
         reader = csv.DictReader(f)
@@ -263,7 +287,8 @@ def test_pngs_are_valid_and_deterministic(ws, tmp_path):
     umask = os.umask(0o022)
     os.umask(umask)
     assert summary.html.stat().st_mode & 0o777 == 0o666 & ~umask  # not mkstemp's 0600
-    assert set(summary.plots) == {"cca-mel", "cca-inter", "mi-phone", "wordsim"}
+    assert set(summary.plots) == {"profile", "overview", "cca-mel", "cca-inter", "mi-phone",
+                                  "wordsim", "wordsim-benchmarks"}
     for analysis, path in summary.plots.items():
         assert path.name == plot_file_name(analysis)
         data = path.read_bytes()
@@ -273,15 +298,10 @@ def test_pngs_are_valid_and_deterministic(ws, tmp_path):
     again = build_report(ws, tmp_path / "again")
     for analysis, path in summary.plots.items():
         assert again.plots[analysis].read_bytes() == path.read_bytes()
-    rows = [r for r in summary.rows if r["analysis"] == "cca-mel"]
-    depth_png = render_plot(rows, normalise_depth=True)
-    assert _png_size(depth_png)[0] >= 400
-    assert depth_png != summary.plots["cca-mel"].read_bytes()
-    with pytest.raises(ValueError, match="one analysis"):
-        render_plot(summary.rows)
+    assert again.figures.read_bytes() == summary.figures.read_bytes()
 
 
-def test_html_is_self_contained_and_escaped(ws, tmp_path):
+def test_html_is_self_contained_and_escaped(ws, tmp_path, quick_figures):
     # A hand-edited result whose model name is markup (save_result would refuse the name).
     evil = ws.results_dir() / "cca-mel" / "evil" / "train-clean" / "sample-1"
     evil.mkdir(parents=True)
@@ -293,7 +313,7 @@ def test_html_is_self_contained_and_escaped(ws, tmp_path):
     page = summary.html.read_text()
     assert "http://" not in page and "https://" not in page
     assert "<script" not in page and "<link" not in page
-    assert page.count('src="data:image/png;base64,') == len(summary.plots) == 4
+    assert page.count('src="data:image/png;base64,') == len(summary.plots) == 7
     assert "<b>" not in page and "&lt;b&gt;$x$&amp;" in page
     assert str(ws.root) in page
     direct = render_html([{"analysis": "x<y", "model": "<i>", "split": "s", "variant": "",
@@ -304,10 +324,10 @@ def test_html_is_self_contained_and_escaped(ws, tmp_path):
     assert "0.2500" in direct
 
 
-def test_filters_and_errors(ws, tmp_path):
+def test_filters_and_errors(ws, tmp_path, quick_figures):
     summary = build_report(ws, tmp_path / "out", models=["hubert_base"])
     assert {r["model"] for r in summary.rows} == {"hubert_base"}
-    assert set(summary.plots) == {"cca-mel"}
+    assert set(summary.plots) == {"profile", "overview", "cca-mel"}
     summary = build_report(ws, tmp_path / "out2", analyses=["mi-phone", "wordsim"])
     assert {r["analysis"] for r in summary.rows} == {"mi-phone", "wordsim"}
     with pytest.raises(LwaUsageError, match="--model nope: no stored results; stored: "
@@ -335,7 +355,7 @@ def test_unusable_results_warn_and_only_unusable_is_an_error(tmp_path):
     assert len(reporter.warnings) == 1 and "non-numeric score None" in reporter.warnings[0]
 
 
-def test_failed_report_keeps_previous_one(ws, tmp_path, monkeypatch):
+def test_failed_report_keeps_previous_one(ws, tmp_path, quick_figures, monkeypatch):
     out = tmp_path / "out"
     first = build_report(ws, out)
     before = {p.name: p.read_bytes() for p in out.iterdir()}
@@ -343,14 +363,14 @@ def test_failed_report_keeps_previous_one(ws, tmp_path, monkeypatch):
     def boom(*args, **kwargs):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr("lwa_cli.report.render_html", boom)
     save_result(ws, {"analysis": "cca-mel", "model": "wav2vec_base", "split": "train-clean",
                      "sample": "4", "layer": "T1", "score": 0.0})
-    with pytest.raises(RuntimeError, match="disk full"):
-        build_report(ws, out)
+    with monkeypatch.context() as m:
+        m.setattr("lwa_cli.report.render_html", boom)
+        with pytest.raises(RuntimeError, match="disk full"):
+            build_report(ws, out)
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before  # no temp file either
     assert first.html.is_file()
-    monkeypatch.undo()
 
     real_fdopen = os.fdopen
     calls = []
@@ -362,10 +382,10 @@ def test_failed_report_keeps_previous_one(ws, tmp_path, monkeypatch):
             raise OSError(28, "No space left on device")
         return real_fdopen(fd, *args, **kwargs)
 
-    monkeypatch.setattr(os, "fdopen", full_disk)
-    with pytest.raises(LwaError, match="cannot write the report .*No space left"):
-        build_report(ws, out)
-    monkeypatch.undo()
+    with monkeypatch.context() as m:
+        m.setattr(os, "fdopen", full_disk)
+        with pytest.raises(LwaError, match="cannot write the report .*No space left"):
+            build_report(ws, out)
     assert len(calls) == 3
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
 
@@ -390,14 +410,14 @@ def test_cli_json_and_table(ws, tmp_path, monkeypatch):
     out = tmp_path / "cli-out"
     result = runner.invoke(_app(), ["--workspace", str(ws.root), "report", "--out", str(out),
                                     "--json", "--model", "wav2vec_base",
-                                    "--analysis", "mi-phone", "--depth"])
+                                    "--analysis", "mi-phone", "--format", "svg"])
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert data["html"] == str(out / "index.html") and (out / "index.html").is_file()
     assert len(data["rows"]) == 13 and {r["analysis"] for r in data["rows"]} == {"mi-phone"}
     assert data["rows"][0]["layer"] == "T0"
-    assert json.loads((out / "results.json").read_text())["provenance"]["x axis"] == \
-        "normalised depth"
+    assert data["plots"]["profile"] == str(out / "profile.svg")
+    assert (out / "mi-phone.svg").read_bytes().lstrip().startswith(b"<?xml")
 
     result = runner.invoke(_app(), ["--workspace", str(ws.root), "report",
                                     "--analysis", "cca-inter"])

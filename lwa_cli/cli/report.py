@@ -9,23 +9,25 @@ import typer
 from rich.table import Table
 
 from lwa_cli.cli.common import JSON_OPT, complete_model, out_console, print_json, state
+from lwa_cli.errors import LwaUsageError
 
 
 def _complete_analysis(incomplete: str) -> list[str]:
     """Shell completion of analysis names."""
-    from lwa_cli.report.plots import TITLES
+    from lwa_cli.report.analyses import ANALYSES
 
-    return [name for name in TITLES if name.startswith(incomplete)]
+    return [name for name in ANALYSES if name.startswith(incomplete)]
 
 
-def _number(value: float) -> str:
-    return "–" if math.isnan(value) else f"{value:.4f}"
+def _number(value: float | None) -> str:
+    return "–" if value is None or math.isnan(value) else f"{value:.4f}"
 
 
 def report_table(rows: list[dict]) -> Table:
-    """A rich table of aggregated rows; split and variant columns only when they differ."""
+    """A rich table of the aggregated scores (see `lwa results` for every measure)."""
     from lwa_cli.report.table import short_variants
 
+    rows = [r for r in rows if r.get("measure", "score") == "score"]
     short = short_variants(rows)
     show_split = len({r["split"] for r in rows}) > 1
     show_variant = any(short[(r["analysis"], r["variant"])] for r in rows)
@@ -51,6 +53,47 @@ def report_table(rows: list[dict]) -> Table:
     return table
 
 
+def _pairs(values: list[str], option: str) -> list[tuple[str, str]]:
+    """``KEY=VALUE`` texts → pairs (a usage error names the option and the text)."""
+    out = []
+    for text in values:
+        key, sep, value = text.partition("=")
+        if not sep or not key or not value:
+            raise LwaUsageError(f"{option} {text!r}: expected KEY=VALUE")
+        out.append((key, value))
+    return out
+
+
+def parse_ylims(values: list[str]) -> dict[str, tuple[float, float]]:
+    """``cca-mel=0:1`` / ``wordsim:macro=-0.1:0.5`` → {key: (lo, hi)}."""
+    out = {}
+    for key, value in _pairs(values, "--ylim"):
+        lo, sep, hi = value.partition(":")
+        try:
+            low, high = float(lo), float(hi)
+        except ValueError:
+            low = high = math.nan
+        if not sep or not (low < high):
+            raise LwaUsageError(f"--ylim {key}={value}: expected LO:HI with LO < HI")
+        out[key] = (low, high)
+    return out
+
+
+def parse_baselines(values: list[str]) -> dict[str, list[tuple[str, float]]]:
+    """``wordsim=GloVe:0.41`` → {"wordsim": [("GloVe", 0.41)]} (the value after the last ``:``)."""
+    out: dict[str, list[tuple[str, float]]] = {}
+    for key, value in _pairs(values, "--baseline"):
+        label, sep, number = value.rpartition(":")
+        try:
+            level = float(number)
+        except ValueError:
+            level = math.nan
+        if not sep or not label or not math.isfinite(level):
+            raise LwaUsageError(f"--baseline {key}={value}: expected ANALYSIS=LABEL:VALUE")
+        out.setdefault(key, []).append((label, level))
+    return out
+
+
 def report(ctx: typer.Context,
            out: Path = typer.Option(None, "--out", "-o",
                                     help="Report directory (default: <workspace>/report)."),
@@ -60,20 +103,36 @@ def report(ctx: typer.Context,
                                               autocompletion=_complete_analysis,
                                               help="Report only this analysis, e.g. cca-mel "
                                                    "(repeatable)."),
-           depth: bool = typer.Option(False, "--depth",
-                                      help="Plot against normalised depth (0..1 per model) "
-                                           "instead of layer names."),
+           fmt: str = typer.Option("png", "--format", help="Figure format: png, pdf or svg."),
+           dpi: int = typer.Option(150, "--dpi", min=1, help="Figure resolution (dots/inch)."),
+           ylim: list[str] = typer.Option([], "--ylim",
+                                          help="Fixed y range, e.g. cca-mel=0:1 or "
+                                               "wordsim:macro=0:0.6 (repeatable)."),
+           names: Path = typer.Option(None, "--names",
+                                      help="File of `model = Display name` lines for "
+                                           "legends and titles."),
+           baseline: list[str] = typer.Option([], "--baseline",
+                                              help="Reference line, e.g. "
+                                                   "wordsim=GloVe:0.41 (repeatable)."),
            as_json: bool = JSON_OPT) -> None:
-    """Gather stored results: table, results.csv/.json, a plot per analysis and index.html."""
+    """Gather stored results: table, results.csv/.json, figures (+ figures.json), index.html."""
     st = state(ctx)
     from lwa_cli.report import build_report
+    from lwa_cli.report.analyses import load_names
+    from lwa_cli.report.figures import FORMATS
 
+    if fmt not in FORMATS:
+        raise LwaUsageError(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}")
     summary = build_report(st.workspace, out or st.workspace.root / "report",
-                           models=model or None, analyses=analysis or None,
-                           normalise_depth=depth, reporter=st.reporter)
+                           models=model or None, analyses=analysis or None, fmt=fmt, dpi=dpi,
+                           ylims=parse_ylims(ylim), baselines=parse_baselines(baseline),
+                           names=load_names(names) if names else None, reporter=st.reporter)
     if as_json:
         print_json(summary.to_dict())
         return
     out_console.print(report_table(summary.rows))
+    for name in ("profile", "overview"):
+        if name in summary.plots:
+            st.say(f"{name} figure: {summary.plots[name]}")
     st.say(f"report: {summary.html}")
-    st.say(f"tables: {summary.csv}, {summary.json}")
+    st.say(f"tables: {summary.csv}, {summary.json}; figure data: {summary.figures}")

@@ -1,7 +1,8 @@
-"""`lwa report`: gather stored results into a table, CSV/JSON, plots and an HTML page (SPEC §9).
+"""`lwa report`: gather stored results into tables, figures and an HTML page (SPEC §9).
 
-`build_report` is the API; `table`, `plots` and `html` are its pure parts (records → rows,
-rows → PNG bytes, rows and PNGs → HTML text).
+`build_report` is the API; its parts are pure: `collect` (workspace → rows), `table`
+(records → tidy and aggregated rows), `figdata` (rows → figure descriptions), `figures`
+(descriptions → PNG/PDF/SVG bytes) and `html` (rows and images → a page).
 """
 
 from __future__ import annotations
@@ -10,32 +11,28 @@ import json
 import os
 import re
 import secrets
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from lwa_cli import __version__
-from lwa_cli.errors import LwaError, LwaUsageError
+from lwa_cli.errors import LwaError
 from lwa_cli.progress import SILENT, Reporter
-from lwa_cli.report.html import render_html
-from lwa_cli.report.plots import render_plot
-from lwa_cli.report.table import (
-    AGGREGATE_COLUMNS,
-    aggregate,
-    csv_text,
-    json_safe,
-    tidy_rows,
+from lwa_cli.report.collect import PRODUCERS, collect, split_stale, stale_warning
+from lwa_cli.report.figdata import (
+    Baselines,
+    YLims,
+    analysis_figures,
+    overview_figure,
+    profile_figure,
 )
+from lwa_cli.report.html import render_html
+from lwa_cli.report.table import AGGREGATE_COLUMNS, csv_text, json_safe
 from lwa_cli.workspace import Workspace
-from lwa_cli.workspace.provenance import FreshnessChecker
-from lwa_cli.workspace.results import load_results
 
-__all__ = ["ReportSummary", "build_report", "plot_file_name"]
-
-PRODUCERS = "`lwa cca`, `lwa mi` or `lwa wordsim`"
-"""The commands that store results, for error messages."""
+__all__ = ["PRODUCERS", "ReportSummary", "build_report", "plot_file_name", "split_stale"]
 
 
 @dataclass
@@ -46,7 +43,9 @@ class ReportSummary:
     ----------
     out_dir : the report directory.
     csv, json, html : the tidy table (CSV), tidy and aggregated rows (JSON), the HTML page.
-    plots : PNG path per analysis.
+    plots : image path per figure: ``profile``, ``overview``, each analysis's name (and
+        ``<analysis>-benchmarks`` for per-benchmark scores).
+    figures : ``figures.json``, what every figure plots (see `lwa_cli.report.figdata`).
     n_records : stored results that entered the report.
     n_stale : stored results left out because their inputs changed after they were computed.
     rows : aggregated rows (mean ± std per model, analysis, split, variant and layer).
@@ -60,33 +59,23 @@ class ReportSummary:
     n_records: int
     rows: list[dict[str, Any]] = field(default_factory=list)
     n_stale: int = 0
+    figures: Path | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready view (paths as text, NaN as null)."""
         return json_safe({
             "out_dir": str(self.out_dir), "csv": str(self.csv), "json": str(self.json),
             "html": str(self.html), "plots": {a: str(p) for a, p in self.plots.items()},
+            "figures": str(self.figures) if self.figures else None,
             "n_records": self.n_records, "n_stale": self.n_stale, "rows": self.rows,
         })
 
 
-def plot_file_name(analysis: str) -> str:
-    """File name of an analysis's plot (characters unsafe in a file name become ``_``)."""
-    return re.sub(r"[^A-Za-z0-9._+-]", "_", analysis).lstrip(".") + ".png"
+def plot_file_name(name: str, fmt: str = "png") -> str:
+    """File name of a figure (characters unsafe in a file name become ``_``)."""
+    return re.sub(r"[^A-Za-z0-9._+-]", "_", name).lstrip(".") + f".{fmt}"
 
 
-def _select(records: list[dict[str, Any]], key: str, wanted: Sequence[str] | None,
-            option: str) -> list[dict[str, Any]]:
-    """Keep records whose `key` is in `wanted`; a wanted value with no result is an error."""
-    if not wanted:
-        return records
-    present = sorted({str(r.get(key)) for r in records})
-    unknown = [w for w in wanted if w not in present]
-    if unknown:
-        raise LwaUsageError(
-            f"{option} {', '.join(unknown)}: no stored results; stored: {', '.join(present)}"
-        )
-    return [r for r in records if str(r.get(key)) in set(wanted)]
 
 
 def _write_all(files: dict[Path, bytes]) -> None:
@@ -112,42 +101,93 @@ def _write_all(files: dict[Path, bytes]) -> None:
 
 
 def build_report(ws: Workspace, out_dir: Path | str, *, models: Sequence[str] | None = None,
-                 analyses: Sequence[str] | None = None, normalise_depth: bool = False,
+                 analyses: Sequence[str] | None = None, fmt: str = "png", dpi: int = 150,
+                 ylims: YLims | None = None, names: Mapping[str, str] | None = None,
+                 baselines: Baselines | None = None,
                  reporter: Reporter = SILENT) -> ReportSummary:
-    """Write ``results.csv``, ``results.json``, one PNG per analysis and ``index.html``.
+    """Write ``results.csv``, ``results.json``, the figures, ``figures.json``, ``index.html``.
 
     Parameters
     ----------
-    ws : the workspace whose stored results are reported.
+    ws : the workspace whose stored results are reported (stale ones are left out, counted).
     out_dir : report directory (created if needed; files of an earlier report are replaced).
     models, analyses : report only these (None or empty: all stored).
-    normalise_depth : plot against normalised depth (0..1 within each model) instead of
-        layer names.
-    reporter : receives progress over the plots and warnings about unusable result files.
+    fmt, dpi : image format (png, pdf, svg) and resolution of the figures.
+    ylims : fixed y range per analysis (``"cca-mel"``) or analysis measure
+        (``"wordsim:macro"``).
+    names : display names per model, overriding the built-in ones.
+    baselines : per analysis, (label, value) reference lines on its score axes.
+    reporter : receives progress over the figures and warnings about unusable result files.
 
     Raises
     ------
     LwaError : no workspace, no stored results, or `out_dir` is not a writable directory.
     LwaUsageError : a requested model or analysis has no stored results.
+    ValueError : an unknown `fmt` or a non-positive `dpi`.
     """
-    ws.check()
-    records = load_results(ws)
-    if not records:
-        raise LwaError(f"no results in workspace {ws.root}; run {PRODUCERS} first")
-    records, stale = split_stale(ws, records)
-    if stale:
-        reporter.warn(f"{len(stale)} stale result(s) left out of the report (their inputs "
-                      f"changed after they were computed; rerun those analyses), e.g. "
-                      f"{ws.rel(Path(stale[0][0]['file']))}: {stale[0][1]}")
-    if not records:
-        raise LwaError(f"every result in workspace {ws.root} is stale; rerun {PRODUCERS}")
-    records = _select(records, "model", models, "--model")
-    records = _select(records, "analysis", analyses, "--analysis")
-    rows = tidy_rows(records, on_skip=reporter.warn)
-    if not rows:
-        raise LwaError(f"no usable results in workspace {ws.root}; rerun {PRODUCERS}")
-    aggregated = aggregate(rows)
+    from lwa_cli.report.figures import render  # matplotlib only when figures are drawn
 
+    got = collect(ws, models=models, analyses=analyses, on_skip=reporter.warn)
+    if got.stale:
+        reporter.warn(stale_warning(ws, got.stale, "the report"))
+    out = _out_dir(out_dir)
+    descriptions = [d for d in (profile_figure(got.aggregated, names=names),
+                                overview_figure(got.aggregated, names=names, ylims=ylims,
+                                                baselines=baselines))
+                    if d is not None]
+    descriptions += analysis_figures(got.aggregated, names=names, ylims=ylims,
+                                     baselines=baselines)
+    images: dict[str, bytes] = {}
+    with reporter.task("figures", len(descriptions), "figure") as advance:
+        for description in descriptions:
+            images[description["name"]] = render(description, fmt, dpi)
+            advance(1)
+
+    versions = sorted({str(r["lwa_version"]) for r in got.records if r.get("lwa_version")})
+    provenance = {
+        "lwa version": __version__,
+        "workspace": str(ws.root),
+        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC"),
+        "results": f"{len(got.rows)} stored results",
+        "stale results left out": str(got.n_stale),
+        "results made by lwa": ", ".join(versions) or "unknown",
+        "x axis": "transformer layer l, or depth l / L (conv layers on their own axis)",
+    }
+    if models:
+        provenance["models"] = ", ".join(models)
+    if analyses:
+        provenance["analyses"] = ", ".join(analyses)
+    document = {"provenance": provenance, "aggregate_columns": list(AGGREGATE_COLUMNS),
+                "rows": got.rows, "aggregated": got.aggregated}
+    paths = {"csv": out / "results.csv", "json": out / "results.json",
+             "html": out / "index.html", "figures": out / "figures.json"}
+    plot_paths = {name: out / plot_file_name(name, fmt) for name in images}
+    sidecar = {"format": fmt, "dpi": dpi,
+               "figures": {d["name"]: {**d, "file": plot_paths[d["name"]].name}
+                           for d in descriptions}}
+    files = {
+        paths["csv"]: csv_text(got.rows).encode(),
+        paths["json"]: _json_bytes(document),
+        paths["figures"]: _json_bytes(sidecar),
+        **{plot_paths[name]: data for name, data in images.items()},
+        paths["html"]: render_html(got.aggregated, images, provenance=provenance,
+                                   fmt=fmt).encode(),
+    }
+    try:
+        _write_all(files)
+    except OSError as exc:
+        raise LwaError(f"cannot write the report in {out} ({exc}); pass another --out") \
+            from exc
+    return ReportSummary(out_dir=out, csv=paths["csv"], json=paths["json"], html=paths["html"],
+                         plots=plot_paths, n_records=len(got.rows), rows=got.aggregated,
+                         n_stale=got.n_stale, figures=paths["figures"])
+
+
+def _json_bytes(document: Any) -> bytes:
+    return (json.dumps(json_safe(document), indent=1, allow_nan=False) + "\n").encode()
+
+
+def _out_dir(out_dir: Path | str) -> Path:
     out = Path(out_dir).expanduser().resolve()
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -156,61 +196,4 @@ def build_report(ws: Workspace, out_dir: Path | str, *, models: Sequence[str] | 
             from exc
     if not os.access(out, os.W_OK):
         raise LwaError(f"report directory {out} is not writable; pass another --out")
-
-    by_analysis: dict[str, list[dict[str, Any]]] = {}
-    for row in aggregated:
-        by_analysis.setdefault(row["analysis"], []).append(row)
-    plots: dict[str, bytes] = {}
-    with reporter.task("plots", len(by_analysis), "plot") as advance:
-        for analysis, group in by_analysis.items():
-            plots[analysis] = render_plot(group, normalise_depth=normalise_depth)
-            advance(1)
-
-    versions = sorted({str(r["lwa_version"]) for r in records if r.get("lwa_version")})
-    provenance = {
-        "lwa version": __version__,
-        "workspace": str(ws.root),
-        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC"),
-        "results": f"{len(rows)} stored results",
-        "stale results left out": str(len(stale)),
-        "results made by lwa": ", ".join(versions) or "unknown",
-        "x axis": "normalised depth" if normalise_depth else "layer",
-    }
-    if models:
-        provenance["models"] = ", ".join(models)
-    if analyses:
-        provenance["analyses"] = ", ".join(analyses)
-    document = {"provenance": provenance, "aggregate_columns": list(AGGREGATE_COLUMNS),
-                "rows": rows, "aggregated": aggregated}
-    paths = {"csv": out / "results.csv", "json": out / "results.json",
-             "html": out / "index.html"}
-    plot_paths = {a: out / plot_file_name(a) for a in plots}
-    files = {
-        paths["csv"]: csv_text(rows).encode(),
-        paths["json"]: (json.dumps(json_safe(document), indent=1, allow_nan=False)
-                        + "\n").encode(),
-        **{plot_paths[a]: png for a, png in plots.items()},
-        paths["html"]: render_html(aggregated, plots, provenance=provenance).encode(),
-    }
-    try:
-        _write_all(files)
-    except OSError as exc:
-        raise LwaError(f"cannot write the report in {out} ({exc}); pass another --out") \
-            from exc
-    return ReportSummary(out_dir=out, csv=paths["csv"], json=paths["json"], html=paths["html"],
-                         plots=plot_paths, n_records=len(rows), rows=aggregated,
-                         n_stale=len(stale))
-
-
-def split_stale(ws: Workspace, records: list[dict[str, Any]]
-                ) -> tuple[list[dict[str, Any]], list[tuple[dict[str, Any], str]]]:
-    """(current records, [(stale record, why)]) by the workspace's provenance rule."""
-    checker = FreshnessChecker(ws)
-    fresh, stale = [], []
-    for record in records:
-        reason = checker.stale_reason(record)
-        if reason is None:
-            fresh.append(record)
-        else:
-            stale.append((record, reason))
-    return fresh, stale
+    return out

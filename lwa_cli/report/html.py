@@ -1,7 +1,8 @@
-"""A self-contained HTML report: embedded PNGs, the aggregated table and provenance.
+"""A self-contained HTML report: embedded figures, the aggregated table and provenance.
 
 The page loads nothing from anywhere (no external CSS, JS, fonts or images), so it can be
-mailed or archived as one file. Every piece of text from results is HTML-escaped.
+mailed or archived as one file; PDF figures, which browsers do not show inline, are linked
+by file name instead. Every piece of text from results is HTML-escaped.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from html import escape
 from typing import Any
 
-from lwa_cli.report.plots import TITLES
+from lwa_cli.report.analyses import info
 
 _CSS = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 70em; color: #222; }
@@ -26,17 +27,30 @@ dl.prov dt { font-weight: bold; } dl.prov dd { margin: 0; font-family: monospace
 """
 
 TABLE_COLUMNS: tuple[str, ...] = (
-    "model", "split", "variant", "layer", "depth", "mean", "std", "n", "n_samples", "n_iters",
+    "model", "split", "variant", "measure", "layer", "depth", "mean", "std", "n", "n_samples",
+    "n_iters", "trial_std",
 )
 """Columns of each analysis's table in the page."""
 
 
-def data_uri(png: bytes) -> str:
-    """A ``data:`` URI that embeds PNG bytes in the page."""
-    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+_MIME = {"png": "image/png", "svg": "image/svg+xml"}
+
+
+def data_uri(image: bytes, fmt: str = "png") -> str:
+    """A ``data:`` URI that embeds PNG or SVG bytes in the page."""
+    return f"data:{_MIME[fmt]};base64," + base64.b64encode(image).decode("ascii")
+
+
+def _image(name: str, image: bytes, fmt: str, alt: str) -> str:
+    if fmt in _MIME:
+        return f'<img src="{data_uri(image, fmt)}" alt="{escape(alt)}">'
+    file = f"{name}.{fmt}"
+    return f'<p><a href="{escape(file)}">{escape(file)}</a> ({escape(alt)})</p>'
 
 
 def _cell(column: str, value: Any) -> str:
+    if value is None and column in ("std", "trial_std"):
+        return '<td class="num">–</td>'
     if isinstance(value, float):
         text = "–" if math.isnan(value) else (f"{value:.3f}" if column == "depth"
                                                else f"{value:.4f}")
@@ -53,15 +67,18 @@ def _table(rows: Sequence[Mapping[str, Any]]) -> str:
     return f"<table>\n<thead><tr>{head}</tr></thead>\n<tbody>\n{body}\n</tbody>\n</table>"
 
 
-def render_html(aggregated: Sequence[Mapping[str, Any]], plots: Mapping[str, bytes], *,
-                provenance: Mapping[str, Any], title: str = "lwa report") -> str:
+def render_html(aggregated: Sequence[Mapping[str, Any]], images: Mapping[str, bytes], *,
+                provenance: Mapping[str, Any], fmt: str = "png",
+                title: str = "lwa report") -> str:
     """The report page.
 
     Parameters
     ----------
     aggregated : aggregated rows (`lwa_cli.report.table.aggregate`), in display order.
-    plots : PNG bytes per analysis; each analysis's section shows its plot above its table.
+    images : image bytes per figure name: ``profile`` and ``overview`` go first, an
+        analysis's figures (``<analysis>``, ``<analysis>-benchmarks``) above its table.
     provenance : label → value pairs listed at the top (lwa version, workspace, date, ...).
+    fmt : the images' format (png and svg are embedded, pdf linked).
     title : page title.
     """
     by_analysis: dict[str, list[Mapping[str, Any]]] = {}
@@ -71,15 +88,16 @@ def render_html(aggregated: Sequence[Mapping[str, Any]], plots: Mapping[str, byt
                   for a in by_analysis)
     prov = "\n".join(f"<dt>{escape(str(k))}</dt><dd>{escape(str(v))}</dd>"
                      for k, v in provenance.items())
+    summary = "\n".join(_image(name, images[name], fmt, f"{name} figure")
+                        for name in ("profile", "overview") if name in images)
     sections = []
     for analysis, rows in by_analysis.items():
-        heading = f"{TITLES.get(analysis, analysis)} ({analysis})"
-        image = ""
-        if analysis in plots:
-            image = (f'<img src="{data_uri(plots[analysis])}" '
-                     f'alt="{escape(f"layer-wise plot of {analysis}")}">')
+        heading = f"{info(analysis).title} ({analysis})"
+        figures = "\n".join(_image(name, images[name], fmt, f"layer-wise plot of {name}")
+                            for name in (analysis, f"{analysis}-benchmarks")
+                            if name in images)
         sections.append(f'<section id="{escape(_anchor(analysis))}">\n'
-                        f"<h2>{escape(heading)}</h2>\n{image}\n{_table(rows)}\n</section>")
+                        f"<h2>{escape(heading)}</h2>\n{figures}\n{_table(rows)}\n</section>")
     body = "\n".join(sections)
     return (
         "<!DOCTYPE html>\n"
@@ -87,8 +105,9 @@ def render_html(aggregated: Sequence[Mapping[str, Any]], plots: Mapping[str, byt
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
         f"<title>{escape(title)}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n"
         f"<h1>{escape(title)}</h1>\n<dl class=\"prov\">\n{prov}\n</dl>\n"
-        f"<p>Mean ± standard deviation over samples and iterations; n counts the results "
-        f"averaged.</p>\n<ul>{toc}</ul>\n{body}\n</body>\n</html>\n"
+        f"<p>Mean ± standard deviation over samples and iterations (std only where n &gt; 1); "
+        f"n counts the results averaged.</p>\n{summary}\n<ul>{toc}</ul>\n{body}\n"
+        "</body>\n</html>\n"
     )
 
 

@@ -19,11 +19,12 @@ from typing import Any
 
 import numpy as np
 
-from lwa_cli.models.registry import STANDARD_CONV, get_spec
+from lwa_cli.models.registry import get_spec
+from lwa_cli.report.analyses import info
 
 KEY_COLUMNS: tuple[str, ...] = (
-    "model", "analysis", "split", "sample", "iter", "layer", "layer_index", "depth",
-    "variant", "score",
+    "model", "analysis", "split", "sample", "iter", "layer", "block", "number", "n_layers",
+    "layer_index", "depth", "variant", "score",
 )
 """Leading columns of the tidy table, in order; other scalar fields follow, sorted."""
 
@@ -37,8 +38,8 @@ of ``cca-inter``, the CCA metric and base layer, MI's clustering settings, AWD's
 MVN and token filter, and spoken STS's mode and speaker rule."""
 
 AGGREGATE_COLUMNS: tuple[str, ...] = (
-    "model", "analysis", "split", "variant", "layer", "layer_index", "depth",
-    "mean", "std", "n", "n_samples", "n_iters",
+    "model", "analysis", "split", "variant", "measure", "layer", "block", "number", "n_layers",
+    "layer_index", "depth", "mean", "std", "n", "n_samples", "n_iters", "trial_std",
 )
 """Columns of an aggregated row, in order."""
 
@@ -68,15 +69,28 @@ def layer_position(name: str, n_conv: int) -> int:
     return number if kind == "C" else n_conv + 1 + number
 
 
-def model_geometry(model: str, layers: Iterable[str]) -> tuple[int, int]:
-    """(conv blocks, last transformer layer) of a model.
+def spec_geometry(spec: Mapping[str, Any] | None) -> tuple[int, int] | None:
+    """(conv blocks, transformer layers L) of a feature file's ``meta["spec"]``, if it has them."""
+    if not isinstance(spec, Mapping) or not _is_number(spec.get("n_layers")):
+        return None
+    conv = spec.get("conv_layers")
+    return (len(conv) if isinstance(conv, list | tuple) else 0), int(spec["n_layers"])
 
-    Registered models use the registry (so that depth does not depend on which layers happen
-    to have results); for other names, the largest stored layer numbers widen the defaults
-    (the seven standard conv blocks, no transformer layer).
+
+def model_geometry(model: str, layers: Iterable[str],
+                   spec: Mapping[str, Any] | None = None) -> tuple[int, int]:
+    """(conv blocks, transformer layers L) of a model: T1..TL are its exposed layers.
+
+    The architecture comes from `spec` (the ``meta["spec"]`` of the model's feature file)
+    when given, else from the registry, so that depth never depends on which layers happen
+    to have results; for an unknown model the largest stored layer numbers are used. Stored
+    layers beyond the architecture widen it (a model with C layers but no registry entry).
     """
-    spec = get_spec(model)
-    n_conv, n_trans = (spec.n_conv, spec.n_layers) if spec else (len(STANDARD_CONV), 0)
+    known = spec_geometry(spec)
+    if known is None:
+        entry = get_spec(model)
+        known = (entry.n_conv, entry.n_layers) if entry else (0, 0)
+    n_conv, n_trans = known
     for name in layers:
         parsed = parse_layer(name)
         if parsed is None:
@@ -90,9 +104,27 @@ def model_geometry(model: str, layers: Iterable[str]) -> tuple[int, int]:
 
 
 def layer_depth(name: str, n_conv: int, n_trans: int) -> float:
-    """Depth in 0..1 within a model: ``C1`` → 0, ``T<n_trans>`` → 1, evenly spaced between."""
-    last = n_conv + 1 + n_trans
-    return (layer_position(name, n_conv) - 1) / max(last - 1, 1)
+    """Depth within the layer's own block: ``Tl`` → l / L (T0 → 0, TL → 1), ``Cc`` → c / n_conv.
+
+    Transformer depth is what lines base (L = 12) and large (L = 24) models up; conv layers
+    are on an axis of their own, so they never shift the transformer's positions.
+    """
+    parsed = parse_layer(name)
+    if parsed is None:
+        raise ValueError(f"not a layer name: {name!r}")
+    kind, number = parsed
+    return number / max(n_trans if kind == "T" else n_conv, 1)
+
+
+def _trial_spread(record: Mapping[str, Any]) -> tuple[float | None, int | None]:
+    """(std over the record's CV trial scores, number of finite ones); None without trials."""
+    trials = record.get("trial_scores")
+    if not isinstance(trials, list) or not trials:
+        return None, None
+    values = np.array([t for t in trials if _is_number(t)], dtype=np.float64)
+    values = values[np.isfinite(values)]
+    spread = float(values.std(ddof=1)) if values.size > 1 else None
+    return spread, int(values.size)
 
 
 def variant_of(record: Mapping[str, Any]) -> str:
@@ -153,7 +185,8 @@ def _problem(record: Mapping[str, Any]) -> str | None:
 
 
 def tidy_rows(records: Sequence[Mapping[str, Any]],
-              on_skip: Callable[[str], None] | None = None) -> list[dict[str, Any]]:
+              on_skip: Callable[[str], None] | None = None,
+              specs: Mapping[str, Mapping[str, Any]] | None = None) -> list[dict[str, Any]]:
     """One tidy row per usable result record, sorted for reading.
 
     Parameters
@@ -161,11 +194,14 @@ def tidy_rows(records: Sequence[Mapping[str, Any]],
     records : stored result records (see `lwa_cli.workspace.results.load_results`).
     on_skip : called with a one-line reason for each record that cannot be used (a missing
         field, a non-numeric score, an unknown layer name).
+    specs : per model, the ``meta["spec"]`` of its feature file (see `model_geometry`).
 
     Returns
     -------
-    Rows with the `KEY_COLUMNS` (``iter`` is None where the analysis has no repetitions)
-    and the record's other scalar fields; sorted by analysis, model, variant, split,
+    Rows with the `KEY_COLUMNS` (``iter`` is None where the analysis has no repetitions;
+    ``block`` is ``conv`` or ``transformer``, ``number`` the layer's number in it, ``depth``
+    its `layer_depth`), ``trial_std``/``n_trials`` (spread of CCA's CV trial scores) and the
+    record's other scalar fields; sorted by analysis, model, variant, split,
     layer depth, sample and iteration.
     """
     usable = []
@@ -180,13 +216,17 @@ def tidy_rows(records: Sequence[Mapping[str, Any]],
     layers_by_model: dict[str, set[str]] = {}
     for record in usable:
         layers_by_model.setdefault(str(record["model"]), set()).add(record["layer"])
-    geometry = {model: model_geometry(model, layers) for model, layers in layers_by_model.items()}
+    specs = specs or {}
+    geometry = {model: model_geometry(model, layers, specs.get(model))
+                for model, layers in layers_by_model.items()}
     rows = []
     for record in usable:
         model = str(record["model"])
         n_conv, n_trans = geometry[model]
         layer = record["layer"]
+        kind, number = parse_layer(layer)
         iteration = record.get("iter")
+        trial_std, n_trials = _trial_spread(record)
         rows.append({
             "model": model,
             "analysis": str(record["analysis"]),
@@ -194,11 +234,16 @@ def tidy_rows(records: Sequence[Mapping[str, Any]],
             "sample": str(record["sample"]),
             "iter": int(iteration) if _is_number(iteration) else None,
             "layer": layer,
+            "block": "conv" if kind == "C" else "transformer",
+            "number": number,
+            "n_layers": n_conv if kind == "C" else n_trans,
             "layer_index": layer_position(layer, n_conv),
             "depth": layer_depth(layer, n_conv, n_trans),
             "variant": variant_of(record),
             "score": float(record["score"]),
             **_flat_scalars(record),
+            "trial_std": trial_std,
+            "n_trials": n_trials,
         })
     rows.sort(key=lambda r: (r["analysis"], r["model"], r["variant"], r["split"],
                              r["layer_index"], _natural_key(r["sample"]),
@@ -206,37 +251,61 @@ def tidy_rows(records: Sequence[Mapping[str, Any]],
     return rows
 
 
-def aggregate(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """Mean ± std of the score per (model, analysis, split, layer, variant).
+def measures_of(analysis: str, row: Mapping[str, Any]) -> list[str]:
+    """The numbers of a tidy row that get an axis: ``score`` first, then the analysis's
+    extra fields and per-benchmark fields that the row has."""
+    entry = info(analysis)
+    out = ["score"] + [m.field for m in entry.extra if _is_number(row.get(m.field))]
+    if entry.per_benchmark:
+        out += sorted(k for k in row if k.startswith(entry.per_benchmark)
+                      and _is_number(row[k]))
+    return out
 
-    The std is the sample standard deviation (``ddof=1``) over all samples and iterations of
-    a group, 0 for a group of one. Non-finite scores (a failed run) are left out of both and
-    of ``n``; a group with no finite score has NaN mean and std. ``n_samples`` and
-    ``n_iters`` count the distinct samples and iterations that contributed.
+
+def aggregate(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Mean ± std per (model, analysis, split, variant, measure, layer).
+
+    ``measure`` is ``score`` for the analysis's score and a field name for its other
+    numbers (see `measures_of`: wordsim's ``macro``, ``rho_<benchmark>``, ...). The std is the
+    sample standard deviation (``ddof=1``) over all samples and iterations of a group, None
+    for a group of one (a spread needs n > 1). Non-finite values (a failed run) are left out
+    of both and of ``n``; a group with no finite value has NaN mean. ``n_samples`` and
+    ``n_iters`` count the distinct samples and iterations that contributed; ``trial_std`` is
+    the mean of the results' CV-trial spreads (None without CV trials).
     """
-    groups: dict[tuple[str, str, str, str, str], list[Mapping[str, Any]]] = {}
+    groups: dict[tuple[str, ...], list[Mapping[str, Any]]] = {}
     for row in rows:
-        key = (row["analysis"], row["model"], row["variant"], row["split"], row["layer"])
-        groups.setdefault(key, []).append(row)
+        for measure in measures_of(row["analysis"], row):
+            key = (row["analysis"], row["model"], row["variant"], row["split"], measure,
+                   row["layer"])
+            groups.setdefault(key, []).append(row)
     out = []
-    for (analysis, model, variant, split, layer), members in groups.items():
-        scores = np.array([m["score"] for m in members], dtype=np.float64)
-        finite = np.isfinite(scores)
-        kept = scores[finite]
+    for (analysis, model, variant, split, measure, layer), members in groups.items():
+        values = np.array([m[measure] for m in members], dtype=np.float64)
+        finite = np.isfinite(values)
+        kept = values[finite]
         n = int(kept.size)
-        mean = float(kept.mean()) if n else math.nan
-        std = float(kept.std(ddof=1)) if n > 1 else (0.0 if n == 1 else math.nan)
         contributing = [m for m, ok in zip(members, finite, strict=True) if ok]
+        spreads = [m["trial_std"] for m in contributing if m.get("trial_std") is not None]
+        first = members[0]
         out.append({
             "model": model, "analysis": analysis, "split": split, "variant": variant,
-            "layer": layer, "layer_index": members[0]["layer_index"],
-            "depth": members[0]["depth"], "mean": mean, "std": std, "n": n,
+            "measure": measure, "layer": layer, "block": first["block"],
+            "number": first["number"], "n_layers": first["n_layers"],
+            "layer_index": first["layer_index"], "depth": first["depth"],
+            "mean": float(kept.mean()) if n else math.nan,
+            "std": float(kept.std(ddof=1)) if n > 1 else None, "n": n,
             "n_samples": len({m["sample"] for m in contributing}),
             "n_iters": len({m["iter"] for m in contributing}),
+            "trial_std": float(np.mean(spreads)) if spreads and measure == "score" else None,
         })
     out.sort(key=lambda r: (r["analysis"], r["model"], r["variant"], r["split"],
-                            r["layer_index"]))
+                            _measure_key(r["measure"]), r["layer_index"]))
     return out
+
+
+def _measure_key(measure: str) -> tuple[int, str]:
+    return (0, "") if measure == "score" else (1, measure)
 
 
 def columns(rows: Sequence[Mapping[str, Any]], leading: Sequence[str] = KEY_COLUMNS) -> list[str]:

@@ -1,0 +1,97 @@
+"""`lwa results`: print stored results (mean ± std per layer) without writing any file."""
+
+from __future__ import annotations
+
+import math
+
+import typer
+from rich.table import Table
+
+from lwa_cli.cli.common import complete_model, out_console, state
+from lwa_cli.errors import LwaUsageError
+
+
+def _complete_analysis(incomplete: str) -> list[str]:
+    """Shell completion of analysis names."""
+    from lwa_cli.report.analyses import ANALYSES
+
+    return [name for name in ANALYSES if name.startswith(incomplete)]
+
+
+def _number(value: float | None) -> str:
+    return "–" if value is None or math.isnan(value) else f"{value:.4f}"
+
+
+def results_table(rows: list[dict]) -> Table:
+    """A rich table of aggregated rows; split, variant and measure columns only when they
+    tell rows apart, the CV-trial spread only when there is one."""
+    from lwa_cli.report.table import short_variants
+
+    short = short_variants(rows)
+    show = {"split": len({r["split"] for r in rows}) > 1,
+            "variant": any(short[(r["analysis"], r["variant"])] for r in rows),
+            "measure": any(r["measure"] != "score" for r in rows),
+            "trial_std": any(r.get("trial_std") is not None for r in rows)}
+    table = Table(title="layer-wise results (mean ± std over samples and iterations)")
+    # Names fold rather than end in "…" on a narrow terminal: a cut name is ambiguous.
+    for col in ("model", "analysis", "split", "variant", "measure"):
+        if col in ("model", "analysis") or show[col]:
+            table.add_column(col, overflow="fold")
+    table.add_column("layer", no_wrap=True)
+    for col in ("mean", "std", "n"):
+        table.add_column(col, justify="right", no_wrap=True)
+    if show["trial_std"]:
+        table.add_column("CV trial std", justify="right", no_wrap=True)
+    for r in rows:
+        cells = [r["model"], r["analysis"]]
+        if show["split"]:
+            cells.append(r["split"])
+        if show["variant"]:
+            cells.append(short[(r["analysis"], r["variant"])])
+        if show["measure"]:
+            cells.append(r["measure"])
+        cells += [r["layer"], _number(r["mean"]), _number(r["std"]), str(r["n"])]
+        if show["trial_std"]:
+            cells.append(_number(r.get("trial_std")))
+        table.add_row(*cells)
+    return table
+
+
+def results(ctx: typer.Context,
+            model: list[str] = typer.Option([], "--model", autocompletion=complete_model,
+                                            help="Only this model (repeatable)."),
+            analysis: list[str] = typer.Option([], "--analysis",
+                                               autocompletion=_complete_analysis,
+                                               help="Only this analysis, e.g. cca-mel "
+                                                    "(repeatable)."),
+            split: list[str] = typer.Option([], "--split", help="Only this split (repeatable)."),
+            layer: list[str] = typer.Option([], "--layer",
+                                            help="Only this layer, e.g. T6 (repeatable)."),
+            measure: list[str] = typer.Option([], "--measure",
+                                              help="Only this measure: score, or e.g. macro "
+                                                   "for wordsim (repeatable)."),
+            fmt: str = typer.Option("table", "--format",
+                                    help="Output: table, csv, tsv or json.")) -> None:
+    """Print stored results: mean ± std over samples and iterations, n, CV-trial spread.
+
+    Stale results (inputs changed since) are left out and counted on stderr, as in
+    `lwa report`.
+    """
+    from lwa_cli.results import FORMATS, format_summary, gather
+
+    if fmt not in FORMATS:
+        raise LwaUsageError(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}")
+    st = state(ctx)
+    got = gather(st.workspace, model=model or None, analysis=analysis or None,
+                 split=split or None, layer=layer or None)
+    rows = got.aggregated
+    if measure:
+        rows = [r for r in rows if r["measure"] in set(measure)]
+    if got.stale:
+        from lwa_cli.report.collect import stale_warning
+
+        st.reporter.warn(stale_warning(st.workspace, got.stale, "these results"))
+    if fmt == "table":
+        out_console.print(results_table(rows))
+    else:
+        typer.echo(format_summary(rows, fmt), nl=False)
