@@ -1,4 +1,4 @@
-"""`lwa demo corpus DIR` and `lwa demo models DIR`: the bundled demo data."""
+"""`lwa demo corpus DIR`, `lwa demo models DIR`, `lwa demo oracles DIR`: the bundled demo data."""
 
 from __future__ import annotations
 
@@ -54,3 +54,20 @@ def models(dest: Path = typer.Argument(..., help="Directory to write the checkpo
     err_console.print("use e.g. `lwa extract --model demo_wav2vec2 --checkpoint "
                       f"{written.get('demo_wav2vec2', dest)} …` (random weights: the numbers "
                       "show the pipeline works, not what a trained model encodes)")
+
+
+@demo_app.command("oracles", cls=LwaCommand)
+def oracles(dest: Path = typer.Argument(..., help="Directory to write semantic.txt and "
+                                                  "syntactic.txt into."),
+            as_json: bool = JSON_OPT) -> None:
+    """Write the bundled demo attribute oracles (QVEC format, demo words only)."""
+    from lwa_cli.demo.oracle_files import write_demo_oracles
+
+    written = write_demo_oracles(dest)
+    if as_json:
+        print_json({name: str(path) for name, path in written.items()})
+        return
+    for name, path in written.items():
+        out_console.print(f"{name}: {path}")
+    err_console.print("use e.g. `lwa embeddings semantic --path "
+                      f"{written['semantic']}` (demo oracles: see README.md next to them)")

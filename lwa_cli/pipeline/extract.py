@@ -1,6 +1,6 @@
 """`lwa extract`: run a model over a sample, one utterance at a time, and store its layers.
 
-Frame spans store every frame of each utterance; phone/word/wordsim spans store the
+Frame spans store every frame of each utterance; phone/word/wordsim/allwords spans store the
 mean-pooled frames of each sampled segment (SPEC §4); ``rep="local"`` stores the conv layers
 box-averaged to 10 ms together with the aligned log-mel frames. Utterances are processed one
 at a time (padding would change group-norm models' outputs) and appended to a resumable
@@ -133,7 +133,7 @@ def _work_units(sample: Sample, subset: int | None,
     tokens = None
     if sample.tokens is None:
         if subset is not None:
-            raise LwaUsageError("--subset applies to phone/word/wordsim samples only")
+            raise LwaUsageError("--subset applies to phone, word, wordsim and allwords samples")
         units = np.arange(len(sample.utt_ids))
     else:
         tokens = np.arange(len(sample.tokens.label))

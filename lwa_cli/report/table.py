@@ -29,9 +29,11 @@ KEY_COLUMNS: tuple[str, ...] = (
 
 VARIANT_FIELDS: tuple[str, ...] = (
     "other_model", "metric", "base_layer", "mean_score", "train_split", "n_clusters", "kmeans",
+    "instance_cap",
 )
 """Record fields that make a different experiment, never averaged together: the other model
-of ``cca-inter``, the CCA metric and base layer, and MI's clustering settings."""
+of ``cca-inter``, the CCA metric and base layer, MI's clustering settings, and the per-word
+token cap of ``cca-semantic|syntactic``."""
 
 AGGREGATE_COLUMNS: tuple[str, ...] = (
     "model", "analysis", "split", "variant", "layer", "layer_index", "depth",
