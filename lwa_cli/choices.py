@@ -4,9 +4,12 @@ Kept free of heavy imports so the CLI (and shell completion, which runs it on ev
 can offer them without loading torch, scikit-learn or gensim.
 """
 
-SPANS = ("frame", "phone", "word", "wordsim", "utt")
+SPANS = ("frame", "phone", "word", "wordsim", "allwords", "utt")
 REPS = ("contextualized", "local")
-CCA_EXPERIMENTS = ("mel", "intra", "inter", "phone", "word", "agwe", "glove")
+CCA_EXPERIMENTS = ("mel", "intra", "inter", "phone", "word", "agwe", "glove", "semantic",
+                   "syntactic")
+ATTRIBUTE_MAPS = ("semantic", "syntactic")
+"""Linguistic-attribute maps (QVEC oracles): `lwa embeddings` names and `lwa cca` experiments."""
 CCA_METRICS = ("pwcca", "pwcca-morcos", "svcca", "mean-cca", "cka")
 KMEANS = ("minibatch", "full", "lloyd", "faiss")
 SEGMENT_MATCHINGS = ("reference", "one-to-one")

@@ -25,6 +25,11 @@ $LWA sample word --split dev-clean --words 60
 $LWA sample phone --split train-clean
 $LWA sample word --split train-clean --words 60
 $LWA sample wordsim --split train-clean --instances 20
+# Linguistic attributes: the bundled demo oracles (QVEC format) and the all-words sample.
+$LWA demo oracles "$DEMO_DIR/oracles"
+$LWA embeddings semantic --path "$DEMO_DIR/oracles/semantic.txt"
+$LWA embeddings syntactic --path "$DEMO_DIR/oracles/syntactic.txt"
+$LWA sample allwords --split train-clean --instances 5
 
 step "feature extraction ($M)"
 $LWA extract --model $M --checkpoint "$CKPT" --split dev-clean --span frame
@@ -35,6 +40,7 @@ for span in phone word; do
   done
 done
 $LWA extract --model $M --checkpoint "$CKPT" --split train-clean --span wordsim
+$LWA extract --model $M --checkpoint "$CKPT" --split train-clean --span allwords
 # A second model, extracted in two shards and combined, for the inter-model CCA.
 for i in 0 1; do
   $LWA extract --model demo_hubert --checkpoint "$DEMO_DIR/models/demo_hubert.pt" \
@@ -49,6 +55,8 @@ $LWA cca intra --model $M
 $LWA cca inter --model $M --other-model demo_hubert
 $LWA cca phone --model $M
 $LWA cca word --model $M
+$LWA cca semantic --model $M
+$LWA cca syntactic --model $M
 $LWA mi phone --model $M --clusters 40
 $LWA mi word --model $M --clusters 40
 $LWA wordsim --model $M

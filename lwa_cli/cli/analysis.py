@@ -28,7 +28,8 @@ from lwa_cli.cli.common import (
     state,
 )
 
-embeddings_app = typer.Typer(help="Store embedding maps (one-hot, GloVe, AGWE) in the workspace.",
+embeddings_app = typer.Typer(help="Store embedding maps (one-hot, GloVe, AGWE, attribute "
+                                  "oracles) in the workspace.",
                              no_args_is_help=True, cls=PlainFlagsGroup)
 
 
@@ -77,6 +78,29 @@ def _vectors_command(name: str, what: str):
 embeddings_app.command("glove", cls=LwaCommand)(_vectors_command("glove", "GloVe"))
 embeddings_app.command("agwe", cls=LwaCommand)(
     _vectors_command("agwe", "AGWE (acoustically grounded)"))
+
+
+def _oracle_command(name: str, what: str):
+    def command(ctx: typer.Context,
+                path: Path = typer.Option(..., "--path", help="QVEC oracle file (word<TAB>"
+                                          "{json tag: probability} lines; .gz too)."),
+                force: bool = typer.Option(False, "--force",
+                                           help="Read the file again even if it is stored."),
+                as_json: bool = JSON_OPT) -> None:
+        from lwa_cli.pipeline.oracle_maps import store_oracle
+
+        st = state(ctx)
+        _show_embeddings([store_oracle(st.workspace, name, path, force=force,
+                                       reporter=st.reporter)], as_json)
+
+    command.__doc__ = f"Store a {what} attribute oracle (for `lwa cca {name}`)."
+    return command
+
+
+embeddings_app.command("semantic", cls=LwaCommand)(
+    _oracle_command("semantic", "semantic (SemCor supersense)"))
+embeddings_app.command("syntactic", cls=LwaCommand)(
+    _oracle_command("syntactic", "syntactic (Penn Treebank POS)"))
 
 
 def layer_table(title: str, records: list[dict], columns: list[str]) -> Table:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from lwa_cli.choices import CCA_EXPERIMENTS, CCA_METRICS
+from lwa_cli.choices import ATTRIBUTE_MAPS, CCA_EXPERIMENTS, CCA_METRICS
 from lwa_cli.cli.analysis import show_records
 from lwa_cli.cli.common import (
     DEVICE_OPT,
@@ -28,7 +28,8 @@ def cca(ctx: typer.Context,
         experiment: str = typer.Argument(..., autocompletion=complete_from(EXPERIMENTS),
                                          help=" | ".join(EXPERIMENTS)),
         model: str = model_option(),
-        split: str = split_option("dev-clean", "Split of the sample to score."),
+        split: str = split_option("auto", "Split of the sample to score (auto: train-clean for "
+                                          "semantic/syntactic, else dev-clean)."),
         sample: str = SAMPLE_OPT,
         layer: list[str] = LAYER_OPT,
         base_layer: str = typer.Option("T0", "--base-layer", autocompletion=complete_layer,
@@ -49,6 +50,9 @@ def cca(ctx: typer.Context,
                                           "computation), or a number."),
         mean_score: bool = typer.Option(False, "--mean-score",
                                         help="Average the x- and y-side PWCCA."),
+        instance_cap: int = typer.Option(None, "--instance-cap", min=1,
+                                         help="semantic/syntactic: keep at most this many "
+                                              "random tokens per word (seeded by --seed)."),
         seed: int = typer.Option(0, "--seed", help="Seed of splits, trials and ε order."),
         device: str = DEVICE_OPT,
         force: bool = FORCE_RESULTS_OPT,
@@ -57,10 +61,12 @@ def cca(ctx: typer.Context,
     from lwa_cli.pipeline.cca import run_cca
 
     st = state(ctx)
+    if split == "auto":
+        split = "train-clean" if experiment in ATTRIBUTE_MAPS else "dev-clean"
     records = run_cca(st.workspace, experiment, model=model, split=split, sample=sample,
                       layers=layer, base_layer=base_layer, other_model=other_model,
                       metric=metric, mean_score=mean_score, seed=seed, svd_keep=svd_keep,
-                      null_tol=null_tol, device=device,
+                      null_tol=null_tol, instance_cap=instance_cap, device=device,
                       force=force, reporter=st.reporter)
     show_records(ctx, records, as_json, f"cca {experiment} ({metric}), {model}",
                  ["score", "n", "dims"])

@@ -1,4 +1,4 @@
-"""`lwa prepare-alignments` and `lwa sample frame|phone|word|wordsim`."""
+"""`lwa prepare-alignments` and `lwa sample frame|phone|word|wordsim|allwords`."""
 
 from __future__ import annotations
 
@@ -153,3 +153,28 @@ def wordsim(ctx: typer.Context,
     _show(sample_wordsim(st.workspace, split, sample, benchmarks=parse_named_paths(benchmark),
                          instances=instances, seed=seed, max_subset_seconds=max_subset_seconds,
                          force=force, reporter=st.reporter), as_json)
+
+
+@sample_app.command("allwords", cls=LwaCommand)
+def allwords(ctx: typer.Context,
+             split: str = typer.Option("train-clean", "--split", autocompletion=complete_split,
+                                       help="Split to take the word instances from."),
+             sample: str = SampleOpt,
+             instances: int = typer.Option(200, "--instances", help="Instances per word."),
+             vocabulary: str = typer.Option(None, "--vocabulary",
+                                            help="Attribute maps whose words to sample, comma-"
+                                                 "separated: semantic,syntactic (default: the "
+                                                 "stored ones)."),
+             max_subset_seconds: float = typer.Option(
+                 DEFAULT_MAX_SUBSET_SECONDS, "--max-subset-seconds",
+                 help="Pack whole words into subsets of at most this many seconds."),
+             seed: int = SeedOpt, force: bool = ForceOpt, as_json: bool = JsonOpt) -> None:
+    """Instances of every word with a semantic/syntactic attribute vector (for `lwa cca
+    semantic|syntactic`)."""
+    from lwa_cli.pipeline.sample_allwords import sample_allwords
+
+    st = state(ctx)
+    maps = [v.strip() for v in vocabulary.split(",") if v.strip()] if vocabulary else None
+    _show(sample_allwords(st.workspace, split, sample, vocabulary=maps, instances=instances,
+                          seed=seed, max_subset_seconds=max_subset_seconds, force=force,
+                          reporter=st.reporter), as_json)

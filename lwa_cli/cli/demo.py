@@ -1,4 +1,4 @@
-"""`lwa demo corpus DIR` and `lwa demo models DIR`: the bundled demo data."""
+"""`lwa demo corpus DIR`, `lwa demo models DIR`, `lwa demo oracles DIR`: the bundled demo data."""
 
 from __future__ import annotations
 
@@ -83,3 +83,18 @@ def sts(dest: Path = typer.Argument(..., help="Directory to write sts.tsv into."
     err_console.print(f"{len(rows)} sentence pairs of {split}; similarity scores are "
                       f"{SCORE_NOTE}. Next: `lwa prepare-sts --from {manifest} --name demo "
                       f"--score-note \"{SCORE_NOTE}\"`", highlight=False, soft_wrap=True)
+@demo_app.command("oracles", cls=LwaCommand)
+def oracles(dest: Path = typer.Argument(..., help="Directory to write semantic.txt and "
+                                                  "syntactic.txt into."),
+            as_json: bool = JSON_OPT) -> None:
+    """Write the bundled demo attribute oracles (QVEC format, demo words only)."""
+    from lwa_cli.demo.oracle_files import write_demo_oracles
+
+    written = write_demo_oracles(dest)
+    if as_json:
+        print_json({name: str(path) for name, path in written.items()})
+        return
+    for name, path in written.items():
+        out_console.print(f"{name}: {path}")
+    err_console.print("use e.g. `lwa embeddings semantic --path "
+                      f"{written['semantic']}` (demo oracles: see README.md next to them)")

@@ -9,6 +9,8 @@ Experiments and their views (x = layer features, y = property):
 - ``phone`` / ``word``: segment features vs one-hot codes of their labels.
 - ``agwe`` / ``glove``: word segment features vs that embedding map (segments whose word has
   no vector are dropped and counted).
+- ``semantic`` / ``syntactic``: all-words features vs the word's attribute row (see
+  pipeline.cca_targets: tokens without a row dropped and counted, optional per-word cap).
 """
 
 from __future__ import annotations
@@ -19,10 +21,11 @@ import numpy as np
 
 from lwa_cli.analysis.cca import METRICS, cross_validated_pwcca
 from lwa_cli.analysis.embeddings import lookup, one_hot
-from lwa_cli.choices import CCA_EXPERIMENTS
+from lwa_cli.choices import ATTRIBUTE_MAPS, CCA_EXPERIMENTS
 from lwa_cli.data.phones import PHONES_39
 from lwa_cli.errors import LwaError, LwaUsageError
 from lwa_cli.models.layers import parse_layers
+from lwa_cli.pipeline.cca_targets import attribute_view
 from lwa_cli.pipeline.extract import open_features, resolve_device_name, select_layers
 from lwa_cli.pipeline.results import (
     ResultSpec,
@@ -39,13 +42,14 @@ from lwa_cli.workspace.features import FeatureFile
 from lwa_cli.workspace.provenance import array_digest
 
 EXPERIMENTS = CCA_EXPERIMENTS
-TOKEN_SPAN = {"phone": "phone", "word": "word", "agwe": "word", "glove": "word"}
+TOKEN_SPAN = {"phone": "phone", "word": "word", "agwe": "word", "glove": "word",
+              "semantic": "allwords", "syntactic": "allwords"}
 
 
 def result_tag(experiment: str, metric: str, mean_score: bool, base_layer: str,
-               other_model: str | None) -> str | None:
+               other_model: str | None, instance_cap: int | None = None) -> str | None:
     """File tag of a result: the non-default settings, so variants never overwrite."""
-    bits = []
+    bits = [] if instance_cap is None else [f"cap{instance_cap}"]
     if experiment == "inter":
         bits.append(f"vs-{other_model}")
     if experiment == "intra" and base_layer != "T0":
@@ -141,7 +145,7 @@ def run_cca(ws: Workspace, experiment: str, *, model: str, split: str = "dev-cle
             sample: str = "1", layers: Sequence[str] | None = None, base_layer: str = "T0",
             other_model: str | None = None, metric: str = "pwcca", mean_score: bool = False,
             seed: int = 0, svd_keep: float = 0.99, null_tol: float | str | None = "auto",
-            device: str = "auto", force: bool = False,
+            instance_cap: int | None = None, device: str = "auto", force: bool = False,
             reporter: Reporter = SILENT) -> list[dict]:
     """Score each layer and store one result per layer.
 
@@ -149,6 +153,8 @@ def run_cca(ws: Workspace, experiment: str, *, model: str, split: str = "dev-cle
     analysis.cca_fit): ``"auto"`` uses `STABLE_NULL_TOL` for the one-hot targets of
     ``phone``/``word`` (singular by construction) and the reference's exact computation
     elsewhere; None or ``"off"`` is always the reference's; a number is used as given.
+    `instance_cap` (semantic/syntactic only) keeps at most that many seeded random tokens
+    of each word.
 
     A stored result is reused while its provenance (input files and options) matches the
     request, and recomputed otherwise (see pipeline.results). Returns every requested
@@ -161,12 +167,14 @@ def run_cca(ws: Workspace, experiment: str, *, model: str, split: str = "dev-cle
         raise LwaUsageError(f"--metric must be one of {', '.join(METRICS)}")
     if experiment == "inter" and not other_model:
         raise LwaUsageError("cca inter needs --other-model")
+    if instance_cap is not None and experiment not in ATTRIBUTE_MAPS:
+        raise LwaUsageError("--instance-cap applies to cca semantic and syntactic only")
     device = resolve_device_name(device)
     null_tol = resolve_null_tol(null_tol, experiment)
     files: dict = {}
     try:
         names = _open_inputs(ws, experiment, model, split, sample, other_model, layers,
-                             base_layer, files, reporter)
+                             base_layer, files, reporter, instance_cap=instance_cap, seed=seed)
         inputs = {role: features_input(ws, f) for role, f in files.items()
                   if isinstance(f, FeatureFile)}
         options: dict = {"metric": metric, "mean_score": mean_score, "seed": seed,
@@ -183,9 +191,13 @@ def run_cca(ws: Workspace, experiment: str, *, model: str, split: str = "dev-cle
             inputs["targets"] = files["targets_ref"]
             fields.update(targets=files["targets_source"],
                           segments_dropped=int((~files["keep"]).sum()))
+        if "target_fields" in files:  # attribute maps: dropped vs capped tokens, the cap
+            options["instance_cap"] = instance_cap
+            fields.update(files["target_fields"],
+                          segments_dropped=files["target_fields"]["tokens_dropped"])
         spec = ResultSpec(f"cca-{experiment}", model, split, sample, inputs, options,
                           tag=result_tag(experiment, metric, mean_score, base_layer,
-                                         other_model), fields=fields)
+                                         other_model, instance_cap), fields=fields)
 
         def score(name: str) -> dict:
             x, y, labels = _views(experiment, name, files, base_layer)
@@ -208,7 +220,8 @@ def run_cca(ws: Workspace, experiment: str, *, model: str, split: str = "dev-cle
 
 def _open_inputs(ws: Workspace, experiment: str, model: str, split: str, sample: str,
                  other_model: str | None, layers: Sequence[str] | None, base_layer: str,
-                 files: dict, reporter: Reporter) -> list[str]:
+                 files: dict, reporter: Reporter, *, instance_cap: int | None = None,
+                 seed: int = 0) -> list[str]:
     """Open the feature files an experiment needs (into `files`); return the layers to score."""
     if experiment == "mel":
         local = files["local"] = open_features(ws, model, split, sample, "frame", "local")
@@ -247,6 +260,12 @@ def _open_inputs(ws: Workspace, experiment: str, model: str, split: str, sample:
         return names
     files["tokens"] = open_features(ws, model, split, sample, TOKEN_SPAN[experiment])
     labels = files["tokens"].rows("label")
+    if experiment in ATTRIBUTE_MAPS:
+        view = attribute_view(ws, experiment, labels, instance_cap=instance_cap, seed=seed,
+                              reporter=reporter)
+        files.update(labels=labels, targets=view.targets, keep=view.keep,
+                     targets_source=experiment, targets_ref=view.ref, target_fields=view.fields)
+        return select_layers(files["tokens"], layers)
     targets, keep, source, ref = _token_targets(ws, experiment, labels, reporter)
     files.update(labels=labels, targets=targets, keep=keep, targets_source=source,
                  targets_ref=ref)

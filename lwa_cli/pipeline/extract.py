@@ -1,6 +1,6 @@
 """`lwa extract`: run a model over a sample, one utterance at a time, and store its layers.
 
-Frame spans store every frame of each utterance; phone/word/wordsim spans store the
+Frame spans store every frame of each utterance; phone/word/wordsim/allwords spans store the
 mean-pooled frames of each sampled segment (SPEC §4); the utt span one mean over all frames
 of each utterance; ``rep="local"`` stores the conv layers
 box-averaged to 10 ms together with the aligned log-mel frames. Utterances are processed one
@@ -134,7 +134,7 @@ def _work_units(sample: Sample, subset: int | None,
     tokens = None
     if sample.tokens is None:
         if subset is not None:
-            raise LwaUsageError("--subset applies to phone/word/wordsim samples only")
+            raise LwaUsageError("--subset applies to phone, word, wordsim and allwords samples")
         units = np.arange(len(sample.utt_ids))
     else:
         tokens = np.arange(len(sample.tokens.label))

@@ -15,6 +15,8 @@ TITLES: dict[str, str] = {
     "cca-word": "CCA with one-hot word labels",
     "cca-agwe": "CCA with acoustically grounded word embeddings",
     "cca-glove": "CCA with GloVe word embeddings",
+    "cca-semantic": "CCA with semantic attributes (WordNet supersenses)",
+    "cca-syntactic": "CCA with syntactic attributes (part-of-speech tags)",
     "mi-phone": "Mutual information with phone labels",
     "mi-word": "Mutual information with word labels",
     "wordsim": "Word similarity of static layer embeddings",

@@ -31,11 +31,12 @@ KEY_COLUMNS: tuple[str, ...] = (
 VARIANT_FIELDS: tuple[str, ...] = (
     "other_model", "metric", "base_layer", "mean_score", "train_split", "n_clusters", "kmeans",
     "matching", "tolerance_s",
-    "distance", "mvn", "token_filter", "mode", "exclude_same_speaker",
+    "distance", "mvn", "token_filter", "mode", "exclude_same_speaker", "instance_cap",
 )
 """Record fields that make a different experiment, never averaged together: the other model
 of ``cca-inter``, the CCA metric and base layer, MI's clustering settings, AWD's distance,
-MVN and token filter, and spoken STS's mode and speaker rule."""
+MVN and token filter, spoken STS's mode and speaker rule, and the per-word token cap of
+``cca-semantic|syntactic``."""
 
 AGGREGATE_COLUMNS: tuple[str, ...] = (
     "model", "analysis", "split", "variant", "measure", "layer", "block", "number", "n_layers",

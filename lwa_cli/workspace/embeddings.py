@@ -22,11 +22,15 @@ KIND = "embeddings"
 
 def save_embeddings(ws: Workspace, name: str, words: Sequence[str], matrix: np.ndarray, *,
                     source: str, options: dict[str, Any] | None = None,
-                    source_fingerprint: str | None = None, **attrs) -> str:
-    """Store a map; `options` (how it was built from its source) decide later reuse."""
+                    source_fingerprint: str | None = None, dtype: type = np.float32,
+                    **attrs) -> str:
+    """Store a map; `options` (how it was built from its source) decide later reuse.
+
+    Vectors are stored as float32 unless `dtype` says otherwise (attribute maps keep float64:
+    their values are the oracle file's, exactly)."""
     path = ws.ensure().embeddings_path(name)
     words_arr = np.asarray(words, dtype=str)
-    vectors = np.asarray(matrix, dtype=np.float32)
+    vectors = np.asarray(matrix, dtype=dtype)
     with write_lock(path, wait=ws.wait, what="embedding map"), \
             atomic_h5(path, KIND, name=name, source=source, options=options or {},
                       source_fingerprint=source_fingerprint or "",

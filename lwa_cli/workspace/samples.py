@@ -16,10 +16,10 @@ from lwa_cli.workspace.results import remove_dependent_results
 from lwa_cli.workspace.tables import read_columns, write_columns
 
 KIND = "sample"
-SAMPLE_KINDS = ("frame", "phone", "word", "wordsim", "utt")  # utt: see workspace/sts.py
+SAMPLE_KINDS = ("frame", "phone", "word", "wordsim", "allwords", "utt")  # utt: workspace/sts.py
 # Feature files that an extraction from a sample of each kind writes (see features.py).
 SPANS_OF_KIND = {"frame": ("frame", "frame-local"), "phone": ("phone",), "word": ("word",),
-                 "wordsim": ("wordsim",), "utt": ("utt",)}
+                 "wordsim": ("wordsim",), "allwords": ("allwords",), "utt": ("utt",)}
 
 
 @dataclass(frozen=True)
