@@ -72,22 +72,32 @@ def _combine(ws: Workspace, model: str, split: str, sample: str, span: str, stem
         meta = {k: v for k, v in ref.items() if k not in ("part", "units")}
         meta["part"] = None
         meta["combined_from"] = [p.name for p in parts]
-        blocks = []  # (sort key, file, unit, row offsets per dataset)
-        for fi, f in enumerate(files):
-            names, unit_rows = f.unit_rows()
+        # Rows in the order one unsharded run writes them: utterances in sample order and,
+        # within an utterance (whose tokens several subsets may share), tokens in sample
+        # order — the CCA's seeded splits depend on row order.
+        pieces: dict[int, list[tuple[FeatureFile, np.ndarray, np.ndarray]]] = {}
+        names = files[0].unit_rows()[0]
+        for f in files:
+            f_names, unit_rows = f.unit_rows()
+            if f_names != names:
+                raise LwaError(f"{f.path.name} holds other datasets than {files[0].path.name}; "
+                               "re-extract it with the same options")
             offsets = np.vstack([np.zeros(len(names), np.int64), np.cumsum(unit_rows, axis=0)])
             for j, unit in enumerate(f.units()):
-                key = (int(unit), 0, 0) if span in ("frame", "utt") else (0, fi, j)
-                blocks.append((key, f, int(unit), offsets[j], offsets[j + 1], names))
-        blocks.sort(key=lambda b: b[0])
+                pieces.setdefault(int(unit), []).append((f, offsets[j], offsets[j + 1]))
         writer = FeatureWriter(out_path, meta, ref["dtype"])
         rows = 0
         try:
-            with reporter.task(f"combine {stem}", len(blocks), "utt") as advance:
-                for _, f, unit, lo, hi, names in blocks:
-                    block = {n: f.read(n, lo[k], hi[k]) for k, n in enumerate(names)}
+            with reporter.task(f"combine {stem}", len(pieces), "utt") as advance:
+                for unit in sorted(pieces):
+                    block = {n: np.concatenate([f.read(n, lo[k], hi[k])
+                                                for f, lo, hi in pieces[unit]])
+                             for k, n in enumerate(names)}
+                    if "rows/token_index" in block:
+                        order = np.argsort(block["rows/token_index"], kind="stable")
+                        block = {n: v[order] for n, v in block.items()}
                     writer.append(unit, block)
-                    rows += int(hi[0] - lo[0])
+                    rows += len(next(iter(block.values())))
                     advance(1)
             summary = {key: sum(f.summary.get(key, 0) for f in files)
                        for key in ("clipped_segments", "dropped_segments", "audio_seconds",
@@ -101,7 +111,7 @@ def _combine(ws: Workspace, model: str, split: str, sample: str, span: str, stem
     if not keep_parts:
         for p in parts:
             p.unlink()
-    return CombineSummary(str(out_path), len(parts), len(blocks), rows)
+    return CombineSummary(str(out_path), len(parts), len(pieces), rows)
 
 
 def _check_coverage(files: list[FeatureFile], smp, span: str) -> None:
