@@ -134,3 +134,21 @@ def test_report_depth_of_models_without_conv_layers(ws, tmp_path):
     assert depth[("avhubert_tiny", "T1")] == pytest.approx(0.5)
     assert depth[("fastvgs_tiny", "T1")] == pytest.approx(8 / 9)
     assert depth[("fastvgs_plus_tiny", "T1")] == pytest.approx(8 / 10)
+
+
+def test_model_geometry_of_the_new_registry_entries():
+    from lwa_cli.report.table import layer_depth, model_geometry, record_geometry
+
+    assert model_geometry("fastvgs_coco", ["T1"]) == (7, 8)  # T9-T12 are not exposed
+    assert model_geometry("fastvgs_plus_coco_random", []) == (7, 12)
+    assert model_geometry("avhubert_large_lrs3_vc2", ["T3"]) == (0, 24)
+    assert layer_depth("T0", 0, 24) == 0.0 and layer_depth("T24", 0, 24) == 1.0
+    assert layer_depth("T8", *model_geometry("fastvgs_places", [])) == 1.0
+    # unregistered: the geometry the record's own feature input recorded, not another's
+    record = {"model": "mine", "inputs": {
+        "other": {"geometry": {"model": "theirs", "n_conv": 7, "n_layers": 12}},
+        "frame": {"geometry": {"model": "mine", "n_conv": 0, "n_layers": 4}}}}
+    assert record_geometry(record) == (0, 4)
+    assert model_geometry("mine", ["T2"], record_geometry(record)) == (0, 4)
+    assert record_geometry({"model": "mine", "inputs": {}}) is None
+    assert model_geometry("mine", ["T2"], None) == (7, 2)

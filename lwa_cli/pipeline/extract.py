@@ -22,8 +22,8 @@ from lwa_cli import __version__
 from lwa_cli.choices import REPS, SPANS
 from lwa_cli.data.audio import load_audio
 from lwa_cli.errors import LwaError, LwaUsageError, did_you_mean
-from lwa_cli.models.capture import extract_layers
 from lwa_cli.features.logmel import HOP_LENGTH, SAMPLE_RATE
+from lwa_cli.models.capture import extract_layers
 from lwa_cli.models.layers import parse_layers, valid_range
 from lwa_cli.models.loading import LoadedModel, file_sha256, hf_dir_fingerprint, load_model
 from lwa_cli.models.registry import REGISTRY, ModelSpec, get_spec

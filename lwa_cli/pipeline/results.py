@@ -27,10 +27,17 @@ from lwa_cli.workspace.provenance import explain_change, result_provenance
 from lwa_cli.workspace.results import load_result, save_result
 
 
-def features_input(ws: Workspace, features: FeatureFile) -> dict[str, str]:
-    """The provenance entry of a feature file that a result is computed from."""
+def features_input(ws: Workspace, features: FeatureFile) -> dict[str, Any]:
+    """The provenance entry of a feature file that a result is computed from.
+
+    ``geometry`` (the model's conv blocks and transformer layers, for the report's depth of
+    models outside the registry) is descriptive: provenance compares fingerprints only.
+    """
+    spec = features.meta["spec"]
     return {"kind": "features", "path": ws.rel(features.path),
-            "fingerprint": features.fingerprint}
+            "fingerprint": features.fingerprint,
+            "geometry": {"model": features.meta["model"], "n_conv": len(spec["conv_layers"]),
+                         "n_layers": int(spec["n_layers"])}}
 
 
 def artefact_input(ws: Workspace, kind: str, path, fingerprint: str) -> dict[str, str]:

@@ -22,7 +22,6 @@ from lwa_cli.features.pooling import (
 )
 from lwa_cli.workspace.samples import Sample
 
-
 MEL_T = "mel/T"
 """Dataset of a model without conv layers' frame file: the log-mel at the model's frame rate
 (every ``mel_every``-th 10 ms frame, cut to the T layers' frames), which `cca mel` pairs with

@@ -65,15 +65,21 @@ def layer_position(name: str, n_conv: int) -> int:
     return number if kind == "C" else n_conv + 1 + number
 
 
-def model_geometry(model: str, layers: Iterable[str]) -> tuple[int, int]:
+def model_geometry(model: str, layers: Iterable[str],
+                   stored: tuple[int, int] | None = None) -> tuple[int, int]:
     """(conv blocks, last transformer layer) of a model.
 
     Registered models use the registry (so that depth does not depend on which layers happen
-    to have results); for other names, the largest stored layer numbers widen the defaults
-    (the seven standard conv blocks, no transformer layer).
+    to have results; FaST-VGS: its 8 exposed layers, AV-HuBERT: no conv blocks); other names
+    use `stored`, the geometry their results recorded (`record_geometry`), else the seven
+    standard conv blocks and no transformer layer; the largest stored layer numbers widen
+    either.
     """
     spec = get_spec(model)
-    n_conv, n_trans = (spec.n_conv, spec.n_layers) if spec else (len(STANDARD_CONV), 0)
+    if spec is not None:
+        n_conv, n_trans = spec.n_conv, spec.n_layers
+    else:
+        n_conv, n_trans = stored if stored is not None else (len(STANDARD_CONV), 0)
     for name in layers:
         parsed = parse_layer(name)
         if parsed is None:
@@ -84,6 +90,18 @@ def model_geometry(model: str, layers: Iterable[str]) -> tuple[int, int]:
         else:
             n_trans = max(n_trans, number)
     return n_conv, n_trans
+
+
+def record_geometry(record: Mapping[str, Any]) -> tuple[int, int] | None:
+    """(conv blocks, transformer layers) of the record's model as its feature inputs recorded
+    them (``inputs.*.geometry``), or None for records made before they did."""
+    inputs = record.get("inputs")
+    for ref in inputs.values() if isinstance(inputs, Mapping) else ():
+        geo = ref.get("geometry") if isinstance(ref, Mapping) else None
+        if isinstance(geo, Mapping) and geo.get("model") == record.get("model") \
+                and _is_number(geo.get("n_conv")) and _is_number(geo.get("n_layers")):
+            return int(geo["n_conv"]), int(geo["n_layers"])
+    return None
 
 
 def layer_depth(name: str, n_conv: int, n_trans: int) -> float:
@@ -175,9 +193,14 @@ def tidy_rows(records: Sequence[Mapping[str, Any]],
                 str(record.get(key, "?")) for key in ("analysis", "model", "split", "layer"))
             on_skip(f"result {what} {why}; skipped")
     layers_by_model: dict[str, set[str]] = {}
+    stored: dict[str, tuple[int, int]] = {}
     for record in usable:
         layers_by_model.setdefault(str(record["model"]), set()).add(record["layer"])
-    geometry = {model: model_geometry(model, layers) for model, layers in layers_by_model.items()}
+        geo = record_geometry(record)
+        if geo is not None:
+            stored[str(record["model"])] = geo
+    geometry = {model: model_geometry(model, layers, stored.get(model))
+                for model, layers in layers_by_model.items()}
     rows = []
     for record in usable:
         model = str(record["model"])
