@@ -8,6 +8,7 @@ python_speech_features and fairseq-fixed's encoder — not with lwa.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import pickle
 import shutil
@@ -35,9 +36,25 @@ CASES = {  # name -> (checkpoint, expected layers)
 }
 
 
+def _fixture_script():
+    """scripts/make_model_fixtures.py, for the seeds and waveform the fixtures were made with."""
+    spec = importlib.util.spec_from_file_location(
+        "make_model_fixtures", Path(__file__).parents[1] / "scripts" / "make_model_fixtures.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+MAKER = _fixture_script()
+
+
 def expected(name: str) -> dict[str, np.ndarray]:
+    """The fixture's expected activations, with its test waveform regenerated from its seed
+    (``wave``; the file does not store it)."""
     with np.load(FIX / f"{name}_expected.npz") as data:
-        return {k: data[k] for k in data.files}
+        out = {k: data[k] for k in data.files}
+    out["wave"] = MAKER.test_wave(MAKER.SEEDS[name])
+    return out
 
 
 @pytest.mark.parametrize("name", list(CASES))

@@ -30,8 +30,9 @@ def extract(
     ctx: typer.Context,
     model: str = model_option(),
     checkpoint: Path = typer.Option(None, "--checkpoint",
-                                    help="HF model directory or fairseq/unilm .pt file "
-                                         "(not needed for *_random models)."),
+                                    help="HF model directory, fairseq/unilm .pt file, "
+                                         "FaST-VGS(+) directory (args.pkl, best_bundle.pth) "
+                                         "or AV-HuBERT .pt (not needed for *_random)."),
     split: str = split_option(help="Split of the sample to extract."),
     sample: str = SAMPLE_OPT,
     span: str = SPAN_OPT,

@@ -3,7 +3,9 @@
 Experiments and their views (x = layer features, y = property):
 
 - ``mel``: C1…C7 (``frame-local``) vs the aligned log-mel; T1…TL (``frame``) vs the log-mel
-  subsampled to 20 ms (the ``mel/C7`` frames of ``frame-local``), utterance by utterance.
+  subsampled to 20 ms (the ``mel/C7`` frames of ``frame-local``), utterance by utterance;
+  models without conv layers pair T1…TL with the log-mel their frame file holds at their
+  frame rate (pipeline.cca_mel).
 - ``intra``: each T layer vs the base layer (default T0) of the same model.
 - ``inter``: the same layer of `model` and `other_model` (same frame sample).
 - ``phone`` / ``word``: segment features vs one-hot codes of their labels.
@@ -25,6 +27,7 @@ from lwa_cli.choices import ATTRIBUTE_MAPS, CCA_EXPERIMENTS
 from lwa_cli.data.phones import PHONES_39
 from lwa_cli.errors import LwaError, LwaUsageError
 from lwa_cli.models.layers import parse_layers
+from lwa_cli.pipeline.cca_mel import mel_layers, mel_views, without_conv_layers
 from lwa_cli.pipeline.cca_targets import attribute_view
 from lwa_cli.pipeline.extract import open_features, resolve_device_name, select_layers
 from lwa_cli.pipeline.results import (
@@ -114,6 +117,8 @@ def _token_targets(ws: Workspace, experiment: str, labels: np.ndarray,
 def _views(experiment: str, layer: str, files: dict[str, FeatureFile], base_layer: str):
     """(x, y, labels) of one layer; x/y are row-sliceable and streamed by the CCA core."""
     if experiment == "mel":
+        if "local" not in files:  # no conv layers: the frame file holds the mel (cca_mel)
+            return (*mel_views(files["frame"], layer), None)
         local = files["local"]
         if layer.startswith("C"):
             return local.features(layer), local.mel(layer), None
@@ -224,6 +229,9 @@ def _open_inputs(ws: Workspace, experiment: str, model: str, split: str, sample:
                  seed: int = 0) -> list[str]:
     """Open the feature files an experiment needs (into `files`); return the layers to score."""
     if experiment == "mel":
+        if without_conv_layers(ws, model, split, sample):  # AV-HuBERT: see pipeline.cca_mel
+            files["frame"] = open_features(ws, model, split, sample, "frame")
+            return mel_layers(files["frame"], layers)
         local = files["local"] = open_features(ws, model, split, sample, "frame", "local")
         spec = local.meta["spec"]
         n_layers = spec["n_layers"]

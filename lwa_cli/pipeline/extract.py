@@ -23,10 +23,11 @@ from lwa_cli import __version__
 from lwa_cli.choices import REPS, SPANS
 from lwa_cli.data.audio import load_audio
 from lwa_cli.errors import LwaError, LwaUsageError, did_you_mean
+from lwa_cli.features.logmel import HOP_LENGTH, SAMPLE_RATE
 from lwa_cli.models.capture import extract_layers
-from lwa_cli.models.layers import parse_layers
+from lwa_cli.models.layers import parse_layers, valid_range
 from lwa_cli.models.loading import LoadedModel, file_sha256, hf_dir_fingerprint, load_model
-from lwa_cli.models.registry import REGISTRY, get_spec
+from lwa_cli.models.registry import REGISTRY, ModelSpec, get_spec
 from lwa_cli.pipeline.rows import SegmentProblems, frame_rows, token_rows, utterance_rows
 from lwa_cli.progress import SILENT, Reporter
 from lwa_cli.workspace import Workspace
@@ -73,6 +74,8 @@ def _malloc_trim() -> Callable[[], object]:
 
 release_memory = _malloc_trim()
 
+MEL_RATE_HZ = SAMPLE_RATE / HOP_LENGTH  # log-mel frames per second (10 ms frames)
+
 
 def feature_stem(span: str, rep: str) -> str:
     """File stem of a span/representation: ``frame``, ``frame-local``, ``phone``, ..."""
@@ -113,19 +116,37 @@ def resolve_device_name(device: str | None) -> str:
     return default_device() if device in (None, "", "auto") else device
 
 
-def _check_layers(span: str, rep: str, layers: list[str]) -> None:
+def _check_layers(span: str, rep: str, layers: list[str], spec: ModelSpec) -> None:
+    period = f"{spec.frame_period_s * 1000:g} ms"
     if rep == "local":
         if span != "frame":
             raise LwaUsageError("--rep local is for the frame span (conv features with mel)")
+        if not spec.has_conv_layers:
+            raise LwaUsageError(f"--rep local stores conv layers, and {spec.name} has none; "
+                                f"its --span frame file holds the log-mel at its {period} "
+                                "frame rate, which `lwa cca mel` pairs with its T layers")
         bad = [name for name in layers if not name.startswith("C")]
         if bad:
             raise LwaUsageError(f"--rep local stores conv layers only, not {', '.join(bad)}; "
                                 "extract T layers with --rep contextualized")
     elif span not in ("frame", "utt"):  # utt averages all frames: any layer's rate will do
-        bad = [name for name in layers if name.startswith("C") and name != "C7"]
+        last = f"C{spec.n_conv}"
+        bad = [name for name in layers if name.startswith("C") and name != last]
         if bad:
-            raise LwaUsageError(f"{span} segments are pooled on the 20 ms frames of C7 and T "
-                                f"layers; {', '.join(bad)} run at another rate")
+            rated = f"{last} and T layers" if spec.has_conv_layers else "T layers"
+            raise LwaUsageError(f"{span} segments are pooled on the {period} frames of "
+                                f"{rated}; {', '.join(bad)} run at another rate")
+    if not layers:
+        raise LwaUsageError(f"--layer selects no layer of {spec.name} (it has "
+                            f"{valid_range(spec.n_conv, spec.n_layers)})")
+
+
+def mel_every(spec: ModelSpec, span: str, rep: str) -> int | None:
+    """10 ms log-mel frames per model frame, when a frame file stores the log-mel with its T
+    layers (models without conv layers, whose `cca mel` has no local file); else None."""
+    if span != "frame" or rep == "local" or spec.has_conv_layers:
+        return None
+    return round(spec.frame_period_s * MEL_RATE_HZ)
 
 
 def _work_units(sample: Sample, subset: int | None,
@@ -195,7 +216,7 @@ def extract_features(ws: Workspace, *, model: str, checkpoint: Path | None, spli
                                   seed=seed)
         default = ["C"] if rep == "local" else ["T"]
         names = parse_layers(list(layers) if layers else default, lm.n_conv, lm.n_layers)
-        _check_layers(span, rep, names)
+        _check_layers(span, rep, names, lm.spec)
         if force:  # only once the request is known to be valid: a bad one loses nothing
             for p in (path, partial_path(path)):
                 p.unlink(missing_ok=True)
@@ -208,6 +229,8 @@ def extract_features(ws: Workspace, *, model: str, checkpoint: Path | None, spli
                 "rep": rep, "layers": names, "dtype": dtype,
                 "part": {"subset": subset, "shard": list(shard) if shard else None},
                 "units": units.tolist(), "lwa_version": __version__}
+        if mel_every(lm.spec, span, rep):
+            meta["mel_every"] = mel_every(lm.spec, span, rep)
         return _run(ws, lm, smp, units, tokens, path, meta, reporter)
 
 
@@ -252,7 +275,7 @@ def _run(ws: Workspace, lm: LoadedModel, smp: Sample, units: np.ndarray,
                 if span == "utt":
                     block = utterance_rows(out, unit)
                 elif smp.tokens is None:
-                    block = frame_rows(out, wave, rep)
+                    block = frame_rows(out, wave, rep, meta.get("mel_every"))
                 else:
                     block = token_rows(smp, tokens, unit, out, span, problems,
                                         lm.spec.frame_period_s)

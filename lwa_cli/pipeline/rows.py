@@ -11,6 +11,7 @@ import numpy as np
 
 from lwa_cli.errors import LwaError
 from lwa_cli.features.conv_align import align_local
+from lwa_cli.features.fbank import subsample_frames
 from lwa_cli.features.logmel import log_mel
 from lwa_cli.features.pooling import (
     STATUS_CLIPPED,
@@ -21,12 +22,24 @@ from lwa_cli.features.pooling import (
 )
 from lwa_cli.workspace.samples import Sample
 
+MEL_T = "mel/T"
+"""Dataset of a model without conv layers' frame file: the log-mel at the model's frame rate
+(every ``mel_every``-th 10 ms frame, cut to the T layers' frames), which `cca mel` pairs with
+its T layers (the reference's ``all_features_downsampled_by4``)."""
 
-def frame_rows(out: dict[str, np.ndarray], wave: np.ndarray,
-                rep: str) -> dict[str, np.ndarray]:
-    """All frames of one utterance per layer (local: aligned to 10 ms with the log-mel)."""
+
+def frame_rows(out: dict[str, np.ndarray], wave: np.ndarray, rep: str,
+               mel_every: int | None = None) -> dict[str, np.ndarray]:
+    """All frames of one utterance per layer (local: aligned to 10 ms with the log-mel).
+
+    ``mel_every`` (models without conv layers, contextualized rep) also stores `MEL_T`.
+    """
     if rep != "local":
-        return {f"features/{name}": arr for name, arr in out.items()}
+        block = {f"features/{name}": arr for name, arr in out.items()}
+        if mel_every:
+            n = min(arr.shape[0] for arr in out.values())
+            block[MEL_T] = subsample_frames(log_mel(wave), mel_every)[:n].astype(np.float32)
+        return block
     mel = log_mel(wave)
     block = {}
     for name, arr in out.items():
