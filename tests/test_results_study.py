@@ -19,13 +19,19 @@ DOC = ROOT / "docs" / "study.md"
 RECIPE = ROOT / "examples" / "librispeech.mk"
 
 
-def _example() -> str:
-    match = re.search(r"## 7\..*?```python\n(.*?)```", DOC.read_text(), re.S)
-    assert match, "docs/study.md lost its Python example"
+# Where each document keeps its Python example (the README's is the same example).
+EXAMPLES = {"docs/study.md": r"## 7\..*?```python\n(.*?)```",
+            "README.md": r"## Python API.*?```python\n(.*?)```"}
+
+
+def _example(doc: str) -> str:
+    match = re.search(EXAMPLES[doc], (ROOT / doc).read_text(), re.S)
+    assert match, f"{doc} lost its Python example"
     return match.group(1)
 
 
-def test_python_example_runs_as_written_on_a_demo_workspace(tmp_path, monkeypatch):
+@pytest.mark.parametrize("doc", sorted(EXAMPLES))
+def test_python_example_runs_as_written_on_a_demo_workspace(tmp_path, monkeypatch, doc):
     # The demo's layout and names (demo-run/workspace, demo_wav2vec2, T0-T3), current results.
     ws = Workspace(tmp_path / "demo-run" / "workspace").ensure()
     for t in range(4):
@@ -40,7 +46,7 @@ def test_python_example_runs_as_written_on_a_demo_workspace(tmp_path, monkeypatc
     monkeypatch.chdir(tmp_path)
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
-        exec(compile(_example(), str(DOC), "exec"), {})  # noqa: S102 - the documented example
+        exec(compile(_example(doc), str(ROOT / doc), "exec"), {})  # noqa: S102 - the documented example
     text = out.getvalue()
     assert text.startswith("0 stale results left out")
     assert re.search(r"demo_wav2vec2\s+T3\s+1\.0+\s+0\.13", text)  # depth 3/3, score
