@@ -15,7 +15,6 @@ from lwa_cli.workspace import Workspace
 from lwa_cli.workspace.results import save_result
 
 ROOT = Path(__file__).resolve().parent.parent
-DOC = ROOT / "docs" / "study.md"
 RECIPE = ROOT / "examples" / "librispeech.mk"
 
 
