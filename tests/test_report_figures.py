@@ -109,6 +109,23 @@ def test_profile_min_max_normalises_each_analysis_per_model(agg):
         ["CCA-intra (CKA)", "CCA-intra (PWCCA)"]
     inter = next(s for s in base["series"] if s["analysis"] == "cca-inter")
     assert "vs HuBERT Base" in inter["label"]
+    # every line of a panel its own colour slot; a line kind has one slot in every panel
+    for panel in fig["panels"]:
+        slots = [s["colour"] for s in panel["series"]]
+        assert len(set(slots)) == len(slots)
+    slot_of = {}
+    for s in (s for p in fig["panels"] for s in p["series"]):
+        assert slot_of.setdefault((s["analysis"], s["variant"]), s["colour"]) == s["colour"]
+
+
+def test_profile_names_what_tells_variants_apart():
+    rows = [{"split": "dev-clean", "sample": "1", "analysis": "awd", "model": "wav2vec_base",
+             "layer": f"T{t}", "score": 0.1 * t + (0.05 if cut else 0), "distance": "cosine",
+             "token_filter": "chars>=4" if cut else "all"}
+            for t in range(3) for cut in (False, True)]
+    fig = profile_figure(aggregate(tidy_rows(rows)))
+    labels = sorted(s["label"] for s in fig["panels"][0]["series"])
+    assert labels == ["AWD (token_filter=all)", "AWD (token_filter=chars>=4)"]
 
 
 # -- per analysis --------------------------------------------------------------------------

@@ -205,17 +205,22 @@ def profile_figure(rows: Sequence[Row], *, names: Mapping[str, str] | None = Non
     models = sorted(m for m in present if trained_twin(m) not in present)
     if not models:
         return None
-    analyses = sorted({r["analysis"] for r in scores})
+    # one colour per line kind in every panel (beyond 10, the line style changes too)
+    kinds = sorted({(r["analysis"], r["variant"], r["split"]) for r in scores})
     panels = []
     for index, model in enumerate(models):
         own = [r for r in scores if r["model"] == model]
+        # what tells an analysis's variants apart (e.g. AWD with and without a token filter)
+        shared = {a: _shared_settings([r for r in own if r["analysis"] == a])
+                  for a in {r["analysis"] for r in own}}
         series = []
-        for (analysis, _variant, _split), pts in sorted(
-                _groups(own, "analysis", "variant", "split").items()):
+        for kind, pts in sorted(_groups(own, "analysis", "variant", "split").items()):
+            analysis = kind[0]
             # the split is named only where one analysis has several
             splits = len({r["split"] for r in own if r["analysis"] == analysis})
             line = _series(sorted(pts, key=lambda p: p["number"]), "transformer", "number",
-                           _profile_label(pts[0], names, splits), analyses.index(analysis))
+                           _profile_label(pts[0], names, splits, shared[analysis]),
+                           kinds.index(kind))
             values = [y for y in line["y"] if y is not None]
             lo, hi = (min(values), max(values)) if values else (math.nan, math.nan)
             line["raw"], line["range"] = line["y"], [lo, hi]
@@ -232,7 +237,8 @@ def profile_figure(rows: Sequence[Row], *, names: Mapping[str, str] | None = Non
             "grid": [len(models), 1], "panels": panels}
 
 
-def _profile_label(row: Row, names: Mapping[str, str] | None, splits: int) -> str:
+def _profile_label(row: Row, names: Mapping[str, str] | None, splits: int,
+                   shared: set[str]) -> str:
     parts = variant_parts(row["variant"])
     label = info(row["analysis"]).short
     extra = []
@@ -240,6 +246,8 @@ def _profile_label(row: Row, names: Mapping[str, str] | None, splits: int) -> st
         extra.append(parts["metric"].upper())
     if "other_model" in parts:
         extra.append(f"vs {display_name(parts['other_model'], names)}")
+    extra += [f"{k}={v}" for k, v in parts.items()
+              if k not in ("metric", "other_model") and f"{k}={v}" not in shared]
     if splits > 1:
         extra.append(row["split"])
     return f"{label} ({', '.join(extra)})" if extra else label

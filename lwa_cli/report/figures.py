@@ -54,8 +54,10 @@ def _draw_panel(ax: Any, panel: Mapping[str, Any], colours: tuple) -> None:
         x, y, std = _nan(s["x"]), _nan(s["y"]), _nan(s["std"])
         colour = colours[s["colour"] % len(colours)]
         dashed = s["style"] == "dashed"
+        # More lines than colours: later rounds of the colour cycle are dash-dotted, dotted.
+        solid = ("-", "-.", ":")[(s["colour"] // len(colours)) % 3]
         # NaN breaks the line: no segment is drawn across a layer without a result.
-        ax.plot(x, y, color=colour, linestyle="--" if dashed else "-",
+        ax.plot(x, y, color=colour, linestyle="--" if dashed else solid,
                 marker="o" if not dashed else "x", markersize=3, linewidth=1.4,
                 label=plain(s["label"]))
         if np.isfinite(std).any():
