@@ -125,8 +125,12 @@ def _legends(fig: Figure, figure: Mapping[str, Any], axes: Mapping[tuple[int, in
             for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
                 handles.setdefault(label, handle)
         if handles:
+            # As many columns as fit the figure's width (7 pt text: ~0.055 in a character,
+            # plus the line sample), so that no label runs off the page.
+            longest = max(len(label) for label in handles) * 0.055 + 0.6
+            fits = int(fig.get_figwidth() // longest)
             fig.legend(list(handles.values()), list(handles), loc="outside lower center",
-                       ncol=min(3, len(handles)), fontsize=7, frameon=False)
+                       ncol=max(1, min(3, len(handles), fits)), fontsize=7, frameon=False)
         return
     for (row, col), ax in sorted(axes.items()):
         last = max(c for r, c in axes if r == row)
