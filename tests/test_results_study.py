@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
 import re
 import shutil
 import subprocess
@@ -57,10 +58,14 @@ def _dry_run(tmp_path: Path, *overrides: str) -> list[str]:
     if shutil.which("make") is None:
         pytest.skip("make is not installed")
     demo = tmp_path / "demo-run"
-    args = ["make", "-n", "-f", str(RECIPE), f"CKPT={demo}/models/demo_wav2vec2",
+    # Run as a user would, also when the suite itself runs under `make test` (a nested make
+    # would print "Entering directory" lines and inherit the outer make's flags).
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
+    args = ["make", "--no-print-directory", "-n", "-f", str(RECIPE),
+            f"CKPT={demo}/models/demo_wav2vec2",
             f"LIBRISPEECH={demo}/corpus/LibriSpeech", f"ALIGN={demo}/corpus/alignments",
             f"WS={tmp_path}/study/workspace", *overrides]
-    done = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, check=True)
+    done = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, check=True, env=env)
     return done.stdout.splitlines()
 
 
