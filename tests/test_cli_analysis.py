@@ -9,24 +9,12 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
-from typer.testing import CliRunner
 
 from lwa_cli.cli import cca as cli_cca
-from lwa_cli.cli.main import app
 from lwa_cli.pipeline import cca as pipeline_cca
+from tests.cli_runner import lwa, lwa_json
 
-runner = CliRunner()
 M = "demo_wav2vec2"
-
-
-def lwa(ws: Path, *args: str, code: int = 0):
-    result = runner.invoke(app, ["-q", "-w", str(ws), *args])
-    assert result.exit_code == code, result.output
-    return result
-
-
-def lwa_json(ws: Path, *args: str):
-    return json.loads(lwa(ws, *args, "--json").stdout)
 
 
 @pytest.fixture(scope="module")

@@ -17,26 +17,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import soundfile as sf
-from typer.testing import CliRunner
 
 from lwa_cli.analysis.awd import awd_score, select_awd_tokens
 from lwa_cli.analysis.sts import sts_score
-from lwa_cli.cli.main import app
 from lwa_cli.data.audio import load_audio
 from lwa_cli.demo.sts import SCORE_NOTE
+from tests.cli_runner import lwa, lwa_json
 
-runner = CliRunner()
 M = "demo_wav2vec2"
-
-
-def lwa(ws: Path, *args: str, code: int = 0):
-    result = runner.invoke(app, ["-q", "-w", str(ws), *args])
-    assert result.exit_code == code, result.output
-    return result
-
-
-def lwa_json(ws: Path, *args: str):
-    return json.loads(lwa(ws, *args, "--json").stdout)
 
 
 def fake_layers(lm, wave, names):
@@ -168,7 +156,7 @@ def test_sts_from_a_tsv_manifest(ws, fake):
     (every,) = lwa_json(ws, "sts", "--model", M, "--pairs", "demo", "--no-mean")
     assert every["mode"] == "all" and not every["cached"]
     assert (ws / "results" / "sts" / M / "sts" / "sample-demo" / "T1.all.json").is_file()
-    shown = runner.invoke(app, ["-w", str(ws), "sts", "--model", M, "--pairs", "demo"])
+    shown = lwa(ws, "sts", "--model", M, "--pairs", "demo", quiet=False)
     assert "word-overlap" in shown.output and "ρ" in shown.output
     out = lwa(ws, "sts", "--model", M, "--pairs", "demo", "--exclude-same-speaker",
               code=1).output

@@ -8,35 +8,22 @@ and wordsim, then the report.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import pytest
-from typer.testing import CliRunner
 
-from lwa_cli.cli.main import app
 from lwa_cli.features.fbank import subsample_frames
 from lwa_cli.features.logmel import log_mel
 from lwa_cli.workspace.features import FeatureFile
+from tests.cli_runner import lwa, lwa_json
 
-runner = CliRunner()
 FIX = Path(__file__).parent / "fixtures" / "models"
 MODELS = {  # name -> (checkpoint, has conv layers, transformer layers)
     "fastvgs_tiny": (FIX / "fastvgs_tiny", True, 2),
     "fastvgs_plus_tiny": (FIX / "fastvgs_plus_tiny", True, 3),
     "avhubert_tiny": (FIX / "avhubert_tiny.pt", False, 2),
 }
-
-
-def lwa(ws: Path, *args: str, code: int = 0):
-    result = runner.invoke(app, ["-q", "-w", str(ws), *args])
-    assert result.exit_code == code, result.output
-    return result
-
-
-def lwa_json(ws: Path, *args: str):
-    return json.loads(lwa(ws, *args, "--json").stdout)
 
 
 def ext(name: str) -> list[str]:

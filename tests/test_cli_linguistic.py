@@ -13,11 +13,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from typer.testing import CliRunner
 
 from lwa_cli.analysis.cca import cross_validated_pwcca
 from lwa_cli.analysis.oracles import read_oracle
-from lwa_cli.cli.main import app
 from lwa_cli.data.alignments import inventory
 from lwa_cli.data.sampling import allwords_vocabulary
 from lwa_cli.demo.models import write_demo_models
@@ -26,23 +24,13 @@ from lwa_cli.workspace import Workspace
 from lwa_cli.workspace.embeddings import embeddings_fingerprint, load_embeddings
 from lwa_cli.workspace.features import FeatureFile
 from lwa_cli.workspace.samples import load_sample
+from tests.cli_runner import lwa, lwa_json
 
-runner = CliRunner()
 M = "demo_wav2vec2"
 SPLIT = "dev-clean"  # the demo's smaller split keeps the test fast (train is the usual one)
 INSTANCES = 4
 MAX_SUBSET_SECONDS = 60.0
 BUNDLED = Path(__file__).resolve().parents[1] / "lwa_cli" / "demo" / "oracles"
-
-
-def lwa(ws: Path, *args: str, code: int = 0):
-    result = runner.invoke(app, ["-q", "-w", str(ws), *args])
-    assert result.exit_code == code, result.output
-    return result
-
-
-def lwa_json(ws: Path, *args: str):
-    return json.loads(lwa(ws, *args, "--json").stdout)
 
 
 @pytest.fixture(scope="module")

@@ -8,31 +8,19 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from typer.testing import CliRunner
 
 from lwa_cli.analysis.boundaries import reference_boundaries
 from lwa_cli.analysis.segmentation import SegmentationGrid, segment, tune_layer
 from lwa_cli.choices import SEGMENT_MATCHINGS, SEGMENT_METRICS
-from lwa_cli.cli.main import app
 from lwa_cli.data.intervals import read_interval_dir, score_interval_dirs, words_to_intervals
 from lwa_cli.workspace import Workspace
 from lwa_cli.workspace.alignments import load_alignments
 from lwa_cli.workspace.features import FeatureFile
+from tests.cli_runner import lwa, lwa_json
 
-runner = CliRunner()
 M = "demo_wav2vec2"
 GRID = {"prominence": [0.0, 0.1, 0.3, 1.0], "metric": ["euclidean", "cosine"],
         "window": [1, 2, 4]}
-
-
-def lwa(ws: Path, *args: str, code: int = 0):
-    result = runner.invoke(app, ["-q", "-w", str(ws), *args])
-    assert result.exit_code == code, result.output
-    return result
-
-
-def lwa_json(ws: Path, *args: str):
-    return json.loads(lwa(ws, *args, "--json").stdout)
 
 
 @pytest.fixture(scope="module")

@@ -11,23 +11,17 @@ import shutil
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from lwa_cli.cli.main import app
 from lwa_cli.demo.models import write_demo_models
+from tests.cli_runner import lwa as run_lwa
+from tests.cli_runner import lwa_json
 
-runner = CliRunner()
 M = "demo_wav2vec2"
 
 
 def lwa(ws: Path, *args: str, code: int = 0):
-    result = runner.invoke(app, ["-w", str(ws), *args])
-    assert result.exit_code == code, result.output
-    return result
-
-
-def lwa_json(ws: Path, *args: str):
-    return json.loads(lwa(ws, "-q", *args, "--json").stdout)
+    """Not quiet: these tests read the status lines (stale → recomputed, removed, …)."""
+    return run_lwa(ws, *args, code=code, quiet=False)
 
 
 @pytest.fixture()
