@@ -8,6 +8,7 @@ and wordsim, then the report.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -70,6 +71,19 @@ def test_every_analysis_runs(ws, name):
     sim = lwa_json(ws, "wordsim", "--model", name, "--split", "dev-clean")
     assert [r["layer"] for r in sim] == ["T1", "T2"]
     assert all(np.isfinite(r["score"]) for r in sim)
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_a_rerun_knows_the_weights_without_loading_them(ws, name):
+    """The fingerprint read from the checkpoint equals the one the loader recorded."""
+    from lwa_cli.models.fingerprints import checkpoint_fingerprint
+    from lwa_cli.workspace.features import FeatureFile
+
+    with FeatureFile(ws / "features" / name / "dev-clean" / "sample-1" / "frame.h5") as f:
+        assert f.meta["fingerprint"] == checkpoint_fingerprint(MODELS[name][0])
+    res = lwa(ws, *ext(name), "--split", "dev-clean", "--span", "frame", "--layer", "T0-T2",
+              "--json")
+    assert json.loads(res.stdout)["status"] == "exists"
 
 
 def test_avhubert_frame_file_holds_the_mel_every_4th_frame(ws):

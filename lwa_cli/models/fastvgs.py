@@ -26,11 +26,11 @@ from lwa_cli.errors import LwaError
 from lwa_cli.models.capture_taps import Taps
 from lwa_cli.models.fairseq_config import spec_from_config
 from lwa_cli.models.fairseq_names import load_weights
+from lwa_cli.models.fingerprints import FASTVGS_FILES, is_fastvgs_dir
 from lwa_cli.models.registry import ModelSpec
 from lwa_cli.models.safe_pickle import pickle_load, torch_load
 
-ARGS_FILE = "args.pkl"
-BUNDLE_FILE = "best_bundle.pth"
+ARGS_FILE, BUNDLE_FILE = FASTVGS_FILES
 AUDIO_PREFIX = "conv1_trm1_trm3."
 """Where the DualEncoder keeps the audio branch (``Wav2Vec2Model_cls``)."""
 
@@ -73,9 +73,7 @@ def build(spec: ModelSpec) -> FastVgsAudioModel:
     return FastVgsAudioModel(replace(spec, family="wav2vec2").hf_config(mask_emb=True))
 
 
-def is_checkpoint_dir(path: Path) -> bool:
-    """Whether ``path`` is a FaST-VGS checkpoint directory (``args.pkl`` + bundle)."""
-    return path.is_dir() and (path / ARGS_FILE).is_file() and (path / BUNDLE_FILE).is_file()
+is_checkpoint_dir = is_fastvgs_dir  # a directory with args.pkl and best_bundle.pth
 
 
 def read_args(path: Path) -> dict[str, Any]:

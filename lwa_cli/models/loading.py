@@ -11,7 +11,6 @@ checkpoint's configuration when one is given) with weights drawn from a recorded
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -22,8 +21,13 @@ import torch
 
 from lwa_cli.errors import LwaError
 from lwa_cli.models import avhubert, fairseq, fastvgs
+from lwa_cli.models.fingerprints import (
+    fastvgs_dir_fingerprint,
+    file_sha256,
+    hf_dir_fingerprint,
+    random_fingerprint,
+)
 from lwa_cli.models.registry import (
-    CUSTOM_FAMILIES,
     HF_MODEL_TYPES,
     REGISTRY,
     ModelSpec,
@@ -31,9 +35,6 @@ from lwa_cli.models.registry import (
     hf_classes,
     spec_from_hf_config,
 )
-
-HF_WEIGHT_PATTERNS = ("*.safetensors", "*.safetensors.index.json", "*.bin", "*.bin.index.json")
-"""Weight files of a Hugging Face model directory (hashed into the fingerprint)."""
 
 
 @dataclass
@@ -290,31 +291,6 @@ def _load_hf_dir(path: Path, name: str, entry: ModelSpec | None) -> LoadedModel:
     )
 
 
-def hf_dir_fingerprint(path: Path) -> str:
-    """sha256 over the directory's config, feature-extractor config and weight files."""
-    files = {path / "config.json"}
-    if (path / "preprocessor_config.json").is_file():
-        files.add(path / "preprocessor_config.json")
-    for pattern in HF_WEIGHT_PATTERNS:
-        files.update(p for p in path.glob(pattern) if p.is_file())
-    digest = hashlib.sha256()
-    for file in sorted(files):
-        digest.update(file.name.encode() + b"\0" + file_sha256(file).encode() + b"\n")
-    return digest.hexdigest()
-
-
-def file_sha256(path: Path, chunk: int = 1 << 20) -> str:
-    """sha256 of a file's bytes, read in chunks."""
-    digest = hashlib.sha256()
-    try:
-        with path.open("rb") as fh:
-            while block := fh.read(chunk):
-                digest.update(block)
-    except OSError as exc:
-        raise LwaError(f"cannot read checkpoint {path}: {exc}") from None
-    return digest.hexdigest()
-
-
 # ------------------------------------------------------------------ fairseq / unilm .pt
 
 
@@ -358,10 +334,7 @@ def _load_fastvgs(path: Path, name: str, entry: ModelSpec | None) -> LoadedModel
     spec = fastvgs.spec_from_args(fastvgs.read_args(path), name=name, entry=entry)
     _check_matches(entry, spec, path)
     module, spec = fastvgs.load(path, name, entry)
-    digest = hashlib.sha256()
-    for file in (fastvgs.ARGS_FILE, fastvgs.BUNDLE_FILE):
-        digest.update(file.encode() + b"\0" + file_sha256(path / file).encode() + b"\n")
-    return _loaded(name, spec, module, digest.hexdigest(), str(path), "fastvgs")
+    return _loaded(name, spec, module, fastvgs_dir_fingerprint(path), str(path), "fastvgs")
 
 
 # ------------------------------------------------------------------ random weights
@@ -413,20 +386,3 @@ def _random_model(
         source="random", seed=int(seed),
     )
     return _finish(loaded, device)
-
-
-def random_fingerprint(config: Any, seed: int, family: str | None = None) -> str:
-    """sha256 of a config, the seed and the library versions that draw the weights.
-
-    ``family`` is hashed too for lwa's own families (FaST-VGS, AV-HuBERT), whose modules
-    differ from the transformers model of the same config.
-    """
-    import transformers
-
-    cfg = {k: v for k, v in config.to_dict().items() if k != "transformers_version"}
-    content: dict[str, Any] = {"config": cfg, "seed": int(seed), "torch": torch.__version__,
-                               "transformers": transformers.__version__}
-    if family in CUSTOM_FAMILIES:
-        content["family"] = family
-    payload = json.dumps(content, sort_keys=True, default=str)
-    return hashlib.sha256(payload.encode()).hexdigest()

@@ -25,8 +25,9 @@ from lwa_cli.data.audio import load_audio
 from lwa_cli.errors import LwaError, LwaUsageError, did_you_mean
 from lwa_cli.features.logmel import HOP_LENGTH, SAMPLE_RATE
 from lwa_cli.models.capture import extract_layers
+from lwa_cli.models.fingerprints import checkpoint_fingerprint
 from lwa_cli.models.layers import parse_layers, valid_range
-from lwa_cli.models.loading import LoadedModel, file_sha256, hf_dir_fingerprint, load_model
+from lwa_cli.models.loading import LoadedModel, load_model
 from lwa_cli.models.registry import REGISTRY, ModelSpec, get_spec
 from lwa_cli.pipeline.rows import SegmentProblems, frame_rows, token_rows, utterance_rows
 from lwa_cli.progress import SILENT, Reporter
@@ -317,7 +318,7 @@ def weights_fingerprint(model: str, checkpoint: Path | None, seed: int) -> str |
     path = Path(checkpoint).expanduser()
     if not path.exists():
         raise LwaError(f"checkpoint {path} does not exist; check --checkpoint.")
-    return hf_dir_fingerprint(path) if path.is_dir() else file_sha256(path)
+    return checkpoint_fingerprint(path)
 
 
 def _stale_reason(done: Path, smp: Sample, model: str, checkpoint: Path | None, seed: int,
