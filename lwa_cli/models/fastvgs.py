@@ -26,9 +26,9 @@ from lwa_cli.errors import LwaError
 from lwa_cli.models.capture_taps import Taps
 from lwa_cli.models.fairseq_config import spec_from_config
 from lwa_cli.models.fairseq_names import load_weights
-from lwa_cli.models.fingerprints import FASTVGS_FILES, is_fastvgs_dir
-from lwa_cli.models.registry import ModelSpec
+from lwa_cli.models.fingerprints import FASTVGS_FILES
 from lwa_cli.models.safe_pickle import pickle_load, torch_load
+from lwa_cli.models.spec import ModelSpec
 
 ARGS_FILE, BUNDLE_FILE = FASTVGS_FILES
 AUDIO_PREFIX = "conv1_trm1_trm3."
@@ -71,9 +71,6 @@ class FastVgsAudioModel(Wav2Vec2Model):
 def build(spec: ModelSpec) -> FastVgsAudioModel:
     """An (untrained) FaST-VGS audio branch of ``spec``'s architecture."""
     return FastVgsAudioModel(replace(spec, family="wav2vec2").hf_config(mask_emb=True))
-
-
-is_checkpoint_dir = is_fastvgs_dir  # a directory with args.pkl and best_bundle.pth
 
 
 def read_args(path: Path) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from lwa_cli.errors import LwaError
-from lwa_cli.models.registry import CUSTOM_FAMILIES
+from lwa_cli.models.hf_families import CUSTOM_FAMILIES
 
 HF_WEIGHT_PATTERNS = ("*.safetensors", "*.safetensors.index.json", "*.bin", "*.bin.index.json")
 """Weight files of a Hugging Face model directory (hashed into the fingerprint)."""
@@ -41,11 +41,6 @@ def _files_digest(files: list[Path]) -> str:
     return digest.hexdigest()
 
 
-def is_fastvgs_dir(path: Path) -> bool:
-    """Whether ``path`` is a FaST-VGS checkpoint directory (``args.pkl`` + bundle)."""
-    return path.is_dir() and all((path / name).is_file() for name in FASTVGS_FILES)
-
-
 def hf_dir_fingerprint(path: Path) -> str:
     """sha256 over the directory's config, feature-extractor config and weight files."""
     files = {path / "config.json"}
@@ -62,11 +57,16 @@ def fastvgs_dir_fingerprint(path: Path) -> str:
 
 
 def checkpoint_fingerprint(path: Path) -> str:
-    """The fingerprint of trained weights at `path`, whichever format it is in."""
+    """The fingerprint of trained weights at `path`, whichever format it is in.
+
+    Raises
+    ------
+    LwaError : ``path`` is missing, unreadable or in no checkpoint format.
+    """
+    from lwa_cli.models.formats import detect_format
+
     path = Path(path)
-    if is_fastvgs_dir(path):
-        return fastvgs_dir_fingerprint(path)
-    return hf_dir_fingerprint(path) if path.is_dir() else file_sha256(path)
+    return detect_format(path).fingerprint(path)
 
 
 def random_fingerprint(config: Any, seed: int, family: str | None = None) -> str:

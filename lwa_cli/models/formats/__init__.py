@@ -1,0 +1,48 @@
+"""Checkpoint formats: one module each, one dispatcher.
+
+Each format module (``hf_dir``, ``fastvgs_dir``, ``avhubert_pt``, ``fairseq_pt``) defines a
+`CheckpointFormat` ``FORMAT`` with ``detect``, ``read_spec``, ``load`` and ``fingerprint``.
+`detect_format` tries them in `FORMATS` order, so a more specific format comes before a more
+general one (AV-HuBERT before any fairseq ``.pt``). Adding a format is one module here and
+one line in `FORMATS`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from lwa_cli.errors import LwaError
+from lwa_cli.models.formats import avhubert_pt, fairseq_pt, fastvgs_dir, hf_dir
+from lwa_cli.models.formats.base import CheckpointFormat, LoadedModel
+
+__all__ = ["FORMATS", "CheckpointFormat", "LoadedModel", "detect_format"]
+
+FORMATS: tuple[CheckpointFormat, ...] = (
+    hf_dir.FORMAT,
+    fastvgs_dir.FORMAT,
+    avhubert_pt.FORMAT,
+    fairseq_pt.FORMAT,
+)
+"""Every checkpoint format, in detection order (the first whose ``detect`` is true wins)."""
+
+
+def detect_format(path: Path | str) -> CheckpointFormat:
+    """The format of the checkpoint at ``path``.
+
+    Raises
+    ------
+    LwaError : ``path`` does not exist, or is in none of `FORMATS` (the message names it and
+        says what a checkpoint should be).
+    """
+    path = Path(path)
+    if not path.exists():
+        raise LwaError(f"checkpoint {path} does not exist; check --checkpoint.")
+    for fmt in FORMATS:
+        if fmt.detect(path):
+            return fmt
+    kinds = [f for f in FORMATS if bool(f.files) == path.is_dir()] or list(FORMATS)
+    wanted = " or ".join(f.what for f in kinds)
+    if path.is_dir():
+        files = ", nor ".join(" + ".join(f.files) for f in kinds)
+        raise LwaError(f"checkpoint directory {path} has no {files}; give {wanted}.")
+    raise LwaError(f"cannot read checkpoint {path}: it is not {wanted}.")
