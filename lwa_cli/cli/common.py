@@ -114,9 +114,14 @@ def complete_model(incomplete: str) -> list[str]:
     return [name for name in REGISTRY if name.startswith(incomplete)]
 
 
-def complete_layer(incomplete: str) -> list[str]:
-    """Shell completion of layer names (the largest models' range)."""
-    names = ["all", "C", "T", *(f"C{i}" for i in range(1, 8)), *(f"T{i}" for i in range(25))]
+def complete_layer(ctx: typer.Context, incomplete: str) -> list[str]:
+    """Shell completion of layer names: those of the ``--model`` given so far (if any)."""
+    from lwa_cli.models.registry import layer_choices
+
+    model = (ctx.params or {}).get("model") if ctx is not None else None
+    if isinstance(model, (list, tuple)):  # a repeatable --model: the first one
+        model = model[0] if model else None
+    names = layer_choices(model if isinstance(model, str) else None)
     return [name for name in names if name.startswith(incomplete)]
 
 

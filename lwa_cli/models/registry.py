@@ -177,6 +177,23 @@ def display_names() -> dict[str, str]:
     return {**names, **DEMO_DISPLAY_NAMES}
 
 
+def layer_choices(name: str | None) -> list[str]:
+    """Layer names ``--layer`` accepts for model ``name``, for shell completion.
+
+    The groups (``all``, ``C`` when the model has conv layers, ``T``) and then C1..Cn, T0..TL
+    of the registry entry; for an unknown name (or None) those of the registry's largest
+    architecture, since the checkpoint that will define it is not read while completing.
+    """
+    from lwa_cli.models.layers import layer_names
+
+    spec = REGISTRY.get(name) if name else None
+    specs = [spec] if spec is not None else list(REGISTRY.values())
+    n_conv = max(s.n_conv for s in specs)
+    n_layers = max(s.n_layers for s in specs)
+    groups = ["all", "C", "T"] if n_conv else ["all", "T"]
+    return groups + layer_names(n_conv, n_layers)
+
+
 def registry_rows() -> list[dict[str, Any]]:
     """The registry as plain rows (for a table or ``--json``), in registry order."""
     rows = []

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lwa_cli.errors import LwaUsageError
+from lwa_cli.models.registry import display_names
 
 
 @dataclass(frozen=True)
@@ -95,20 +96,9 @@ def score_label(analysis: str, metric: str | None = None) -> str:
     return label.replace("{metric}", metric.upper() if metric else "CCA")
 
 
-MODEL_NAMES: dict[str, str] = {
-    "wav2vec_base": "wav2vec 2.0 Base", "wav2vec_large": "wav2vec 2.0 Large",
-    "hubert_base": "HuBERT Base", "hubert_large": "HuBERT Large",
-    "wavlm_base": "WavLM Base", "wavlm_base_plus": "WavLM Base+",
-    "wavlm_large": "WavLM Large", "xlsr53": "XLSR-53", "xlsr_300m": "XLS-R 300M",
-    "data2vec_base": "data2vec Base", "data2vec_large": "data2vec Large",
-    "fastvgs_coco": "FaST-VGS (COCO)", "fastvgs_places": "FaST-VGS (Places)",
-    "fastvgs_plus_coco": "FaST-VGS+ (COCO)",
-    "avhubert_base_lrs3": "AV-HuBERT Base (LRS3)",
-    "avhubert_base_lrs3_vc2": "AV-HuBERT Base (LRS3+VC2)",
-    "avhubert_large_lrs3_vc2": "AV-HuBERT Large (LRS3+VC2)",
-    "demo_wav2vec2": "demo wav2vec 2.0", "demo_hubert": "demo HuBERT",
-}
-"""Names papers print, per registry name; ``<name>_random`` becomes "<name>, random init"."""
+MODEL_NAMES: dict[str, str] = display_names()
+"""Names papers print, per registry name (the entries' ``display_name``) and demo model;
+``<name>_random`` becomes "<name>, random init"."""
 
 RANDOM_SUFFIX = "_random"
 

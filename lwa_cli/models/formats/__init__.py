@@ -41,8 +41,9 @@ def detect_format(path: Path | str) -> CheckpointFormat:
         if fmt.detect(path):
             return fmt
     kinds = [f for f in FORMATS if bool(f.files) == path.is_dir()] or list(FORMATS)
-    wanted = " or ".join(f.what for f in kinds)
     if path.is_dir():
         files = ", nor ".join(" + ".join(f.files) for f in kinds)
+        wanted = " or ".join(f.what for f in kinds)
         raise LwaError(f"checkpoint directory {path} has no {files}; give {wanted}.")
-    raise LwaError(f"cannot read checkpoint {path}: it is not {wanted}.")
+    raise LwaError(f"cannot read checkpoint {path}: it is none of the checkpoint files lwa "
+                   f"reads ({'; '.join(f.what for f in kinds)}).")

@@ -45,6 +45,6 @@ def load(path: Path, spec: ModelSpec, device: torch.device) -> LoadedModel:
 
 
 FORMAT = CheckpointFormat(
-    name="fairseq", what="a fairseq/unilm .pt file", files=(), detect=detect,
+    name="fairseq", what="a fairseq/unilm .pt file: a torch zip or pickle", files=(), detect=detect,
     read_spec=read_spec, load=load, fingerprint=file_sha256,
 )
