@@ -3,8 +3,10 @@
 Each format module (``hf_dir``, ``fastvgs_dir``, ``avhubert_pt``, ``fairseq_pt``) defines a
 `CheckpointFormat` ``FORMAT`` with ``detect``, ``read_spec``, ``load`` and ``fingerprint``.
 `detect_format` tries them in `FORMATS` order, so a more specific format comes before a more
-general one (AV-HuBERT before any fairseq ``.pt``). Adding a format is one module here and
-one line in `FORMATS`.
+general one: ``fairseq_pt`` takes any torch file, so a format of ``.pt`` files (AV-HuBERT,
+or another one) goes before it. Adding a format is one module here and one line in
+`FORMATS`; a new transformers family read from a Hugging Face directory is instead one entry
+in `hf_families.HF_FAMILIES`.
 """
 
 from __future__ import annotations
