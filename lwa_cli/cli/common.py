@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 import json
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,7 +14,7 @@ import typer
 from rich.console import Console, ConsoleDimensions
 from typer.core import TyperCommand, TyperGroup
 
-from lwa_cli.errors import LwaUsageError
+from lwa_cli.errors import LwaError, LwaUsageError
 from lwa_cli.progress import RichReporter
 from lwa_cli.workspace import Workspace
 
@@ -94,6 +96,39 @@ def _jsonable(value: Any) -> Any:
     if hasattr(value, "__fspath__"):
         return str(value)
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+# API parameter -> CLI flag, where the flag is not ``--`` + the name with ``-`` for ``_``.
+PARAM_FLAGS: dict[str, str] = {
+    "layers": "--layer",
+    "n_clusters": "--clusters",
+    "benchmarks": "--benchmark",
+}
+
+
+def flag_of(param: str) -> str:
+    """The CLI flag of an API parameter: ``null_tol`` → ``--null-tol``, ``layers`` → ``--layer``."""
+    return PARAM_FLAGS.get(param, "--" + param.replace("_", "-"))
+
+
+def cli_error(exc: LwaError) -> LwaError:
+    """`exc` with the API parameters its message names rewritten as the flags that set them.
+
+    ``kmeans='x' is not one of …`` reads ``--kmeans x is not one of …``, and a parameter
+    quoted as ```kmeans``` reads ``--kmeans``. Errors that name no parameter pass unchanged.
+    """
+    if not exc.params:
+        return exc
+    text = str(exc)
+    for param in exc.params:
+        flag, name = flag_of(param), re.escape(param)
+        text = re.sub(rf"(?<![\w-]){name}=(?:'([^']*)'|\"([^\"]*)\"|([^\s,;:)]+))",
+                      lambda m, flag=flag: f"{flag} {next(g for g in m.groups() if g is not None)}",
+                      text)
+        text = text.replace(f"`{param}`", flag)
+    new = copy.copy(exc)
+    new.args = (text,)
+    return new
 
 
 def parse_named_paths(values: list[str], option: str = "--benchmark") -> dict[str, Path]:

@@ -7,7 +7,7 @@ import math
 import typer
 from rich.table import Table
 
-from lwa_cli.cli.common import complete_model, out_console, state
+from lwa_cli.cli.common import complete_layer, complete_model, out_console, state
 from lwa_cli.errors import LwaUsageError
 
 
@@ -65,8 +65,9 @@ def results(ctx: typer.Context,
                                                help="Only this analysis, e.g. cca-mel "
                                                     "(repeatable)."),
             split: list[str] = typer.Option([], "--split", help="Only this split (repeatable)."),
-            layer: list[str] = typer.Option([], "--layer",
-                                            help="Only this layer, e.g. T6 (repeatable)."),
+            layer: list[str] = typer.Option([], "--layer", autocompletion=complete_layer,
+                                            help="Only these layers: T6, T0-T6, C, T, all; "
+                                                 "repeatable, comma-separated."),
             measure: list[str] = typer.Option([], "--measure",
                                               help="Only this measure: score, or e.g. macro "
                                                    "for wordsim (repeatable)."),

@@ -26,7 +26,7 @@ from lwa_cli.errors import LwaError, LwaUsageError, did_you_mean
 from lwa_cli.features.logmel import HOP_LENGTH, SAMPLE_RATE
 from lwa_cli.models.capture import extract_layers
 from lwa_cli.models.fingerprints import checkpoint_fingerprint
-from lwa_cli.models.layers import parse_layers, valid_range
+from lwa_cli.models.layers import is_conv, parse_layers, valid_range
 from lwa_cli.models.loading import LoadedModel, load_model
 from lwa_cli.models.registry import REGISTRY, ModelSpec, get_spec
 from lwa_cli.pipeline.rows import SegmentProblems, frame_rows, token_rows, utterance_rows
@@ -126,13 +126,13 @@ def _check_layers(span: str, rep: str, layers: list[str], spec: ModelSpec) -> No
             raise LwaUsageError(f"--rep local stores conv layers, and {spec.name} has none; "
                                 f"its --span frame file holds the log-mel at its {period} "
                                 "frame rate, which `lwa cca mel` pairs with its T layers")
-        bad = [name for name in layers if not name.startswith("C")]
+        bad = [name for name in layers if not is_conv(name)]
         if bad:
             raise LwaUsageError(f"--rep local stores conv layers only, not {', '.join(bad)}; "
                                 "extract T layers with --rep contextualized")
     elif span not in ("frame", "utt"):  # utt averages all frames: any layer's rate will do
         last = f"C{spec.n_conv}"
-        bad = [name for name in layers if name.startswith("C") and name != last]
+        bad = [name for name in layers if is_conv(name) and name != last]
         if bad:
             rated = f"{last} and T layers" if spec.has_conv_layers else "T layers"
             raise LwaUsageError(f"{span} segments are pooled on the {period} frames of "

@@ -19,6 +19,7 @@ from lwa_cli.analysis.segmentation import FRAME_PERIOD, TOLERANCE, SegmentationG
 from lwa_cli.data.alignments import Segments, SplitAlignments
 from lwa_cli.data.corpus import expand_split
 from lwa_cli.errors import LwaError, LwaUsageError
+from lwa_cli.models.layers import is_transformer, layer_index
 from lwa_cli.pipeline.extract import open_features, select_layers
 from lwa_cli.pipeline.prepare import load_split
 from lwa_cli.pipeline.results import ResultSpec, artefact_input, features_input, score_layers
@@ -56,9 +57,9 @@ def check_tolerance(tolerance: float) -> float:
 def layer_frame_period(spec: dict, layer: str) -> float:
     """Seconds between the frames of a layer: conv block k strides by the product of the
     first k strides; T layers (and the last conv block) by the whole stack's."""
-    if layer.startswith("T"):
+    if is_transformer(layer):
         return 1.0 / float(spec["frame_rate_hz"])
-    k = int(layer[1:])
+    k = layer_index(layer)
     return float(np.prod([stride for _, _, stride in spec["conv_layers"][:k]])) / _SAMPLE_RATE
 
 
