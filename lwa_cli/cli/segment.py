@@ -17,8 +17,9 @@ from lwa_cli.cli.common import (
     LwaCommand,
     PlainFlagsGroup,
     complete_from,
-    complete_layer,
     complete_split,
+    force_option,
+    layer_option,
     model_option,
     out_console,
     print_json,
@@ -36,8 +37,7 @@ MATCHING_OPT = typer.Option("reference", "--matching",
                                  "(vqwordseg/ZeroSpeech).")
 TOLERANCE_OPT = typer.Option(0.02, "--tolerance", min=0.0,
                              help="Boundary tolerance in seconds.")
-OUT_FORCE_OPT = typer.Option(False, "--force",
-                             help="Replace the interval files already in --out.")
+OUT_FORCE_OPT = force_option(help="Replace the interval files already in --out.")
 
 
 @segment_app.command("tune", cls=LwaCommand)
@@ -76,8 +76,7 @@ def apply(ctx: typer.Context,
           model: str = model_option(),
           split: str = split_option(help="Split of the frame sample to segment (any corpus)."),
           sample: str = SAMPLE_OPT,
-          layer: str = typer.Option(..., "--layer", autocompletion=complete_layer,
-                                    help="The one layer to segment with, e.g. T8."),
+          layer: str = layer_option(..., "The one layer to segment with, e.g. T8."),
           prominence: float = typer.Option(None, "--prominence",
                                            help="Peak prominence threshold (>= 0)."),
           metric: str = typer.Option(None, "--metric",
