@@ -119,16 +119,20 @@ def cli_error(exc: LwaError) -> LwaError:
     """
     if not exc.params:
         return exc
-    text = str(exc)
-    for param in exc.params:
+    new = copy.copy(exc)
+    new.args = (flags_in(str(exc), exc.params),)
+    return new
+
+
+def flags_in(text: str, params: tuple[str, ...]) -> str:
+    """`text` with each of `params` written as its flag (see `cli_error`)."""
+    for param in params:
         flag, name = flag_of(param), re.escape(param)
         text = re.sub(rf"(?<![\w-]){name}=(?:'([^']*)'|\"([^\"]*)\"|([^\s,;:)]+))",
                       lambda m, flag=flag: f"{flag} {next(g for g in m.groups() if g is not None)}",
                       text)
         text = text.replace(f"`{param}`", flag)
-    new = copy.copy(exc)
-    new.args = (text,)
-    return new
+    return text
 
 
 def parse_named_paths(values: list[str], option: str = "--benchmark") -> dict[str, Path]:

@@ -18,7 +18,7 @@ from lwa_cli.analysis.boundaries import check_matching, reference_boundaries
 from lwa_cli.analysis.segmentation import FRAME_PERIOD, TOLERANCE, SegmentationGrid, tune_layer
 from lwa_cli.data.alignments import Segments, SplitAlignments
 from lwa_cli.data.corpus import expand_split
-from lwa_cli.errors import LwaError, LwaUsageError
+from lwa_cli.errors import LwaError, LwaUsageError, param_error
 from lwa_cli.models.layers import is_transformer, layer_index
 from lwa_cli.pipeline.extract import open_features, select_layers
 from lwa_cli.pipeline.prepare import load_split
@@ -50,7 +50,7 @@ def segment_tag(matching: str, tolerance: float) -> str | None:
 
 def check_tolerance(tolerance: float) -> float:
     if not (math.isfinite(tolerance) and tolerance >= 0):
-        raise LwaUsageError(f"--tolerance must be a number of seconds >= 0, got {tolerance}")
+        raise param_error("tolerance", tolerance, "must be a number of seconds >= 0.")
     return float(tolerance)
 
 
