@@ -22,7 +22,7 @@ import numpy as np
 from lwa_cli import __version__
 from lwa_cli.choices import REPS, SPANS
 from lwa_cli.data.audio import load_audio
-from lwa_cli.errors import LwaError, LwaUsageError, did_you_mean
+from lwa_cli.errors import LwaError, LwaUsageError, did_you_mean, param_error
 from lwa_cli.features.logmel import HOP_LENGTH, SAMPLE_RATE
 from lwa_cli.models.capture import extract_layers
 from lwa_cli.models.fingerprints import checkpoint_fingerprint
@@ -100,9 +100,9 @@ def parse_shard(text: str | None) -> tuple[int, int] | None:
     try:
         i, n = (int(v) for v in text.split("/"))
     except ValueError:
-        raise LwaUsageError(f"--shard expects i/n such as 0/4, got {text!r}") from None
+        raise param_error("shard", text, "is not i/n such as 0/4") from None
     if not (n >= 1 and 0 <= i < n):
-        raise LwaUsageError(f"--shard {text}: need 0 <= i < n")
+        raise param_error("shard", text, "needs 0 <= i < n")
     return i, n
 
 
@@ -190,11 +190,11 @@ def extract_features(ws: Workspace, *, model: str, checkpoint: Path | None, spli
     loaded model (the API's batch use).
     """
     if span not in SPANS:
-        raise LwaUsageError(f"--span must be one of {', '.join(SPANS)}")
+        raise param_error("span", span, f"is not one of {', '.join(SPANS)}")
     if rep not in REPS:
-        raise LwaUsageError(f"--rep must be one of {', '.join(REPS)}")
+        raise param_error("rep", rep, f"is not one of {', '.join(REPS)}")
     if dtype not in ("float32", "float16"):
-        raise LwaUsageError("--dtype must be float32 or float16")
+        raise param_error("dtype", dtype, "is not one of float32, float16")
     ws.check()
     stem = feature_stem(span, rep)
     path = ws.features_path(model, split, sample, stem, part_name(subset, shard))
@@ -390,13 +390,18 @@ def open_features(ws: Workspace, model: str, split: str, sample: str, span: str,
                    f"{sample} --span {span}{' --rep local' if rep == 'local' else ''}`")
 
 
-def select_layers(features: FeatureFile, layers: Sequence[str] | None) -> list[str]:
-    """Parse `--layer` specs against the file's model; default: all layers in the file."""
+def select_layers(features: FeatureFile, layers: Sequence[str] | None, *,
+                  param: str = "layers") -> list[str]:
+    """Parse layer specs against the file's model; default: all layers in the file.
+
+    Errors name `param`, the caller's parameter (see `lwa_cli.models.layers.parse_layers`).
+    """
     have = features.layers
     if not layers:
         return have
     spec = features.meta["spec"]
-    wanted = parse_layers(list(layers), len(spec["conv_layers"]), spec["n_layers"])
+    wanted = parse_layers(list(layers), len(spec["conv_layers"]), spec["n_layers"],
+                          model=features.meta.get("model"), param=param)
     missing = [name for name in wanted if name not in have]
     if missing:
         raise LwaUsageError(f"{features.path.name} has no layer {', '.join(missing)} (it has "

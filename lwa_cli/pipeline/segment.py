@@ -64,14 +64,14 @@ def layer_frame_period(spec: dict, layer: str) -> float:
 
 
 def segmentable_layers(features: FeatureFile, layers: Sequence[str] | None,
-                       reporter: Reporter = SILENT) -> list[str]:
+                       reporter: Reporter = SILENT, *, param: str = "layers") -> list[str]:
     """The requested layers (default: every extracted one at 20 ms frames).
 
     The segmentation's frame arithmetic (boundary times ``frame × 0.02 s``, the interval
     files' ``2b + 1``) assumes 20 ms frames: a named layer at another rate is a usage error;
     by default such layers are skipped with a warning.
     """
-    names = select_layers(features, layers)
+    names = select_layers(features, layers, param=param)
     spec = features.meta["spec"]
     other = [n for n in names if abs(layer_frame_period(spec, n) - FRAME_PERIOD) > _RATE_TOLERANCE]
     if other and layers:

@@ -113,15 +113,16 @@ def run_segment_apply(ws: Workspace, *, model: str, split: str, sample: str, lay
     """
     given = [v is not None for v in (prominence, metric, window)]
     if from_tune and any(given):
-        raise LwaUsageError("--from-tune takes the configuration from the tune result; leave "
-                            "out --prominence, --metric and --window")
+        raise LwaUsageError("`from_tune` takes the configuration from the tune result; leave "
+                            "out `prominence`, `metric` and `window`", params=_CONFIG)
     if not from_tune and not all(given):
-        raise LwaUsageError("give --prominence, --metric and --window, or --from-tune")
+        raise LwaUsageError("give `prominence`, `metric` and `window`, or `from_tune`",
+                            params=_CONFIG)
     out = Path(out)
     with open_features(ws, model, split, sample, "frame") as feats:
-        names = segmentable_layers(feats, [layer])
+        names = segmentable_layers(feats, [layer], param="layer")
         if len(names) != 1:
-            raise LwaUsageError(f"--layer {layer} names {len(names)} layers; apply one layer")
+            raise param_error("layer", layer, f"names {len(names)} layers; apply one layer")
         name = names[0]
         source: dict[str, Any] = {"kind": "options"}
         if from_tune:
@@ -136,9 +137,9 @@ def run_segment_apply(ws: Workspace, *, model: str, split: str, sample: str, lay
                           f"window {window} (F {record['f1']:.4f} on {record['split']})")
         metric = check_metric(str(metric))
         if not (np.isfinite(prominence) and prominence >= 0):
-            raise LwaUsageError(f"--prominence must be a finite number >= 0, got {prominence}")
+            raise param_error("prominence", prominence, "must be a finite number >= 0")
         if int(window) < 1:
-            raise LwaUsageError(f"--window must be at least 1, got {window}")
+            raise param_error("window", window, "must be at least 1")
         config = {"layer": name, "prominence": float(prominence), "metric": metric,
                   "window": int(window), "source": source}
         units, lengths = frame_lengths(feats, name)
@@ -211,6 +212,9 @@ def write_reference_intervals(ws: Workspace, *, split: str, sample: str, out: Pa
 
 def summary_dict(summary: IntervalsSummary) -> dict[str, Any]:
     return json.loads(json.dumps(asdict(summary)))
+
+
+_CONFIG = ("from_tune", "prominence", "metric", "window")
 
 
 def interval_tolerance_frames(tolerance: float) -> tuple[int, str | None]:
