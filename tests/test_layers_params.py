@@ -295,3 +295,13 @@ def test_segment_score_tolerance_seconds_and_frames(tmp_path):
     out = lwa(ws, "segment", "score", "--ref", str(ref), "--hyp", str(hyp), "--tolerance",
               "0.015", code=2).output
     assert "--tolerance 0.015 is not a whole number of 10 ms frames" in out
+
+
+def test_shared_options_are_declared_once():
+    """--seed, --model, --layer, --split, --sample, --device, --json and --force: cli/common.py."""
+    root = Path(lwa_cli.__file__).parent / "cli"
+    shared = ("--seed", "--model", "--layer", "--split", "--sample", "--device", "--json",
+              "--force")
+    declared = [f"{p.name}: {flag}" for p in root.glob("*.py") if p.name != "common.py"
+                for flag in shared if re.search(rf"Option\([^)]*[\"']{flag}[\"']", p.read_text())]
+    assert declared == []
