@@ -79,8 +79,9 @@ def run_awd(ws: Workspace, *, model: str, split: str = "dev-clean", sample: str 
         if keep.size < 2 or np.unique(labels[keep]).size == keep.size:
             raise LwaError(f"{keep.size} of {labels.size} word tokens pass the filter "
                            f"({token_filter_text(filters)}) and no two share a word, so there "
-                           "is no same pair; relax --min-chars / --min-seconds / "
-                           "--max-per-word or sample more words")
+                           "is no same pair; relax `min_chars` / `min_seconds` / "
+                           "`max_per_word` or sample more words",
+                           params=("min_chars", "min_seconds", "max_per_word"))
         options = {"distance": distance, "mvn": mvn, **filters}
         spec = ResultSpec("awd", model, split, sample, {"features": features_input(ws, feats)},
                           options, tag=awd_tag(distance, mvn, filters),

@@ -121,15 +121,17 @@ def _check_layers(span: str, rep: str, layers: list[str], spec: ModelSpec) -> No
     period = f"{spec.frame_period_s * 1000:g} ms"
     if rep == "local":
         if span != "frame":
-            raise LwaUsageError("--rep local is for the frame span (conv features with mel)")
+            raise LwaUsageError("rep='local' is for the frame span (conv features with mel)",
+                                params=("rep",))
         if not spec.has_conv_layers:
-            raise LwaUsageError(f"--rep local stores conv layers, and {spec.name} has none; "
-                                f"its --span frame file holds the log-mel at its {period} "
-                                "frame rate, which `lwa cca mel` pairs with its T layers")
+            raise LwaUsageError(f"rep='local' stores conv layers, and {spec.name} has none; "
+                                f"its span='frame' file holds the log-mel at its {period} "
+                                "frame rate, which `lwa cca mel` pairs with its T layers",
+                                params=("rep", "span"))
         bad = [name for name in layers if not is_conv(name)]
         if bad:
-            raise LwaUsageError(f"--rep local stores conv layers only, not {', '.join(bad)}; "
-                                "extract T layers with --rep contextualized")
+            raise LwaUsageError(f"rep='local' stores conv layers only, not {', '.join(bad)}; "
+                                "extract T layers with rep='contextualized'", params=("rep",))
     elif span not in ("frame", "utt"):  # utt averages all frames: any layer's rate will do
         last = f"C{spec.n_conv}"
         bad = [name for name in layers if is_conv(name) and name != last]
@@ -138,8 +140,8 @@ def _check_layers(span: str, rep: str, layers: list[str], spec: ModelSpec) -> No
             raise LwaUsageError(f"{span} segments are pooled on the {period} frames of "
                                 f"{rated}; {', '.join(bad)} run at another rate")
     if not layers:
-        raise LwaUsageError(f"--layer selects no layer of {spec.name} (it has "
-                            f"{valid_range(spec.n_conv, spec.n_layers)})")
+        raise LwaUsageError(f"`layers` selects no layer of {spec.name} (it has "
+                            f"{valid_range(spec.n_conv, spec.n_layers)})", params=("layers",))
 
 
 def mel_every(spec: ModelSpec, span: str, rep: str) -> int | None:
