@@ -44,7 +44,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lwa_cli.errors import LwaUsageError
+from lwa_cli.models.layers import match_layers
 from lwa_cli.report.collect import Collected, collect
 from lwa_cli.report.table import AGGREGATE_COLUMNS, KEY_COLUMNS, columns, json_safe
 from lwa_cli.workspace import Workspace
@@ -83,18 +83,15 @@ def gather(workspace: Workspace | Path | str, *, model: Filter = None, analysis:
     Raises
     ------
     LwaError : no workspace; with `require`, no current results at all.
-    LwaUsageError : a requested model, analysis or split has no stored results.
+    LwaUsageError : a requested model, analysis or split has no stored results, or a
+        `layer` item (a name, a range ``T0-T6``, a group ``C``/``T``/``all``; see
+        `lwa_cli.models.layers`) matches no stored layer.
     """
     got = collect(_workspace(workspace), models=_as_list(model), analyses=_as_list(analysis),
                   splits=_as_list(split), require=require)
     layers = _as_list(layer)
     if layers:
-        keep = set(layers)
-        present = sorted({r["layer"] for r in got.rows})
-        missing = [name for name in layers if name not in present]
-        if missing:
-            raise LwaUsageError(f"--layer {', '.join(missing)}: no stored results; stored: "
-                                f"{', '.join(present)}")
+        keep = set(match_layers(layers, {r["layer"] for r in got.rows}, param="layer"))
         got.rows = [r for r in got.rows if r["layer"] in keep]
         got.aggregated = [r for r in got.aggregated if r["layer"] in keep]
     return got

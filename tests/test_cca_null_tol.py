@@ -134,7 +134,7 @@ def test_retained_directions_rules() -> None:
     assert idx.tolist() == [4, 5]
     idx, _ = retained_directions(w, None, 1.0)
     assert idx.size == 6
-    with pytest.raises(LwaUsageError, match="null_tol must be"):
+    with pytest.raises(LwaUsageError, match=r"null_tol=1.5 must be a number in \[0, 1\) or None"):
         fit_cca(np.eye(5), np.eye(5), 1e-10, 1e-10, null_tol=1.5)
-    with pytest.raises(LwaUsageError, match="svd_keep must be"):
+    with pytest.raises(LwaUsageError, match=r"svd_keep=0.0 must be a number in \(0, 1\] or None"):
         cross_validated_pwcca(np.eye(5), np.eye(5), metric="svcca", svd_keep=0.0)

@@ -81,6 +81,13 @@ def test_cca_intra_inter_and_metrics(ws):
     same = lwa_json(ws, "cca", "intra", "--model", M, "--metric", "cka", "--layer", "T1",
                     "--base-layer", "T1")
     assert same == []  # the base layer itself is not scored against itself
+    # --base-layer reads any case: t2 is T2 (same result file, reused).
+    lower = lwa_json(ws, "cca", "intra", "--model", M, "--metric", "cka", "--layer", "T1",
+                     "--base-layer", "t2")
+    upper = lwa_json(ws, "cca", "intra", "--model", M, "--metric", "cka", "--layer", "T1",
+                     "--base-layer", "T2")
+    assert lower[0]["base_layer"] == upper[0]["base_layer"] == "T2"
+    assert upper[0]["cached"] and upper[0]["score"] == lower[0]["score"]
     res = lwa(ws, "cca", "inter", "--model", M, code=2)
     assert "--other-model" in res.output
 

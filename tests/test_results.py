@@ -78,7 +78,7 @@ def test_load_is_tidy_one_row_per_current_result(ws):
     assert list(only.layer) == ["T1", "T3"] and set(only.analysis) == {"wordsim"}
     with pytest.raises(LwaUsageError, match="--model nope"):
         load(ws.root, model="nope")
-    with pytest.raises(LwaUsageError, match="--layer T9: no stored results; stored: T0, T1"):
+    with pytest.raises(LwaUsageError, match="layer='T9': no stored results; stored: T0, T1"):
         load(ws, layer=["T1", "T9"])
 
 

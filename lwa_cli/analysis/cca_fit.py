@@ -155,14 +155,15 @@ class CovarianceCCA:
         ``null_tol`` × the largest (stable CCA for singular views); None: the reference.
     svd_keep : SVCCA: keep the top eigen-directions explaining this share of each view's
         variance; None: keep all.
+
+    Built once per candidate fit, it trusts `null_tol` and `svd_keep`: `fit_cca`,
+    `fit_cca_from_cov` and `cross_validated_pwcca` check them, once per call.
     """
 
     def __init__(
         self, sxx: np.ndarray, sxy: np.ndarray, syy: np.ndarray, *, name: str | None = None,
         null_tol: float | None = None, svd_keep: float | None = None,
-    ) -> None:
-        check_fraction("null_tol", null_tol, upper_open=True)
-        check_fraction("svd_keep", svd_keep, upper_open=False)
+    ) -> None:  # the public entries check null_tol and svd_keep, once per call
         sxx, sxy, syy = (np.asarray(a, dtype=np.float64) for a in (sxx, sxy, syy))
         dx, dy = sxx.shape[0], syy.shape[0]
         if sxx.shape != (dx, dx) or syy.shape != (dy, dy) or sxy.shape != (dx, dy):
@@ -304,6 +305,8 @@ def fit_cca_from_cov(
     svd_keep: float | None = None,
 ) -> CCAFit:
     """Fit CCA from covariance blocks (e.g. pooled split statistics); see :class:`CovarianceCCA`."""
+    check_fraction("null_tol", null_tol, upper_open=True)
+    check_fraction("svd_keep", svd_keep, upper_open=False)
     model = CovarianceCCA(sxx, sxy, syy, name=name, null_tol=null_tol, svd_keep=svd_keep)
     return model.fit(eps_x, eps_y)
 
@@ -344,5 +347,5 @@ def fit_cca(
     stats, _ = accumulate_split_stats(
         x, y, np.zeros(n, dtype=np.int64), 1, chunk_rows=chunk_rows, device=device, name=name
     )
-    return fit_cca_from_cov(*stats.covariance([0]), eps_x, eps_y, name=name, null_tol=null_tol,
-                            svd_keep=svd_keep)
+    model = CovarianceCCA(*stats.covariance([0]), name=name, null_tol=null_tol, svd_keep=svd_keep)
+    return model.fit(eps_x, eps_y)

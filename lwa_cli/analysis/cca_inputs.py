@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 from threadpoolctl import ThreadpoolController
 
-from lwa_cli.errors import LwaError, LwaUsageError
+from lwa_cli.errors import LwaError, LwaUsageError, param_error
 
 
 def context(name: str | None) -> str:
@@ -77,4 +77,4 @@ def check_fraction(label: str, value: float | None, *, upper_open: bool) -> None
         ok = 0.0 <= value < 1.0 if upper_open else 0.0 < value <= 1.0
     if not ok:
         interval = "[0, 1)" if upper_open else "(0, 1]"
-        raise LwaUsageError(f"{label} must be a number in {interval} or None, not {value!r}")
+        raise param_error(label, value, f"must be a number in {interval} or None")

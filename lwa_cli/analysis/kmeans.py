@@ -39,7 +39,7 @@ from typing import Any, Literal
 import numpy as np
 
 from lwa_cli.choices import KMEANS as CHOICES_KMEANS
-from lwa_cli.errors import LwaError, LwaUsageError
+from lwa_cli.errors import LwaError, param_error
 
 #: The ``--kmeans`` choices (import-light: no scikit-learn or faiss at import time).
 KMEANS: tuple[str, ...] = CHOICES_KMEANS
@@ -84,18 +84,25 @@ class Clustering:
     fit_dtype: str
 
 
-def check_kmeans_settings(kmeans: str, fit_dtype: str, device: str, niter: int) -> None:
-    """Reject an unknown backend, fit dtype or device, or a bad faiss iteration count."""
+def check_kmeans_settings(*, n_clusters: int, kmeans: str, batch_size: int, max_iter: int,
+                          niter: int, fit_dtype: str, device: str) -> None:
+    """The one check of k-means settings, by the public entries that take them.
+
+    Raises
+    ------
+    LwaUsageError : an unknown backend, fit dtype or device, or a count that is not a
+        positive integer; the message names the parameter (``kmeans='x' is not one of …``).
+    """
     if kmeans not in KMEANS:
-        raise LwaUsageError(f"unknown k-means kind {kmeans!r}; use one of {', '.join(KMEANS)}.")
+        raise param_error("kmeans", kmeans, f"is not one of {', '.join(KMEANS)}.")
     if fit_dtype not in FIT_DTYPES:
-        raise LwaUsageError(
-            f"unknown k-means fit dtype {fit_dtype!r}; use one of {', '.join(FIT_DTYPES)}."
-        )
+        raise param_error("fit_dtype", fit_dtype, f"is not one of {', '.join(FIT_DTYPES)}.")
     if not isinstance(device, str) or not _DEVICE.match(device):
-        raise LwaUsageError(f"--device must be cpu, cuda or cuda:N, got {device!r}.")
-    if isinstance(niter, bool) or not isinstance(niter, (int, np.integer)) or niter < 1:
-        raise LwaUsageError(f"faiss niter must be a positive integer, got {niter!r}.")
+        raise param_error("device", device, "is not one of cpu, cuda, cuda:N.")
+    for param, value in (("n_clusters", n_clusters), ("batch_size", batch_size),
+                         ("max_iter", max_iter), ("niter", niter)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise param_error(param, value, "must be a positive integer.")
 
 
 def fit_assign(
@@ -113,8 +120,9 @@ def fit_assign(
 ) -> Clustering:
     """Fit ``kmeans`` on ``train_X`` and assign every row of both splits to a centroid.
 
-    Inputs are assumed checked (finite floats, same width, ``n_clusters <= N``); see
-    `lwa_cli.analysis.mi.cluster_assignments` for the validating entry point.
+    Inputs and settings are assumed checked (finite floats, same width, ``n_clusters <= N``,
+    `check_kmeans_settings`); `lwa_cli.analysis.mi.cluster_assignments` is the validating
+    entry point.
 
     Parameters
     ----------
@@ -138,7 +146,6 @@ def fit_assign(
     device : str
         ``cpu`` or ``cuda[:N]``; only the faiss backend uses a GPU.
     """
-    check_kmeans_settings(kmeans, fit_dtype, device, niter)
     if kmeans == "faiss":
         return _faiss_fit_assign(train_X, eval_X, n_clusters, niter, seed, device)
     from sklearn.cluster import KMeans, MiniBatchKMeans
@@ -173,9 +180,9 @@ def _import_faiss() -> Any:
         import faiss
     except ImportError as exc:
         raise LwaError(
-            "--kmeans faiss needs the faiss package, which is not installed: run "
-            "`pip install faiss-cpu` (or `pip install 'lwa[faiss]'`), or pick another --kmeans."
-        ) from exc
+            "kmeans='faiss' needs the faiss package, which is not installed: run "
+            "`pip install faiss-cpu` (or `pip install 'lwa[faiss]'`), or pick another `kmeans`.",
+            params=("kmeans",)) from exc
     return faiss
 
 
@@ -200,10 +207,8 @@ def _faiss_fit_assign(
     gpu_id = _gpu_id(device)
     n_gpus = faiss.get_num_gpus() if gpu_id is not None else 0
     if gpu_id is not None and 0 < n_gpus <= gpu_id:
-        raise LwaUsageError(
-            f"--device {device} asks for GPU {gpu_id} but faiss sees {n_gpus} GPU(s); "
-            f"use --device cuda:0 .. cuda:{n_gpus - 1}."
-        )
+        raise param_error("device", device, f"asks for GPU {gpu_id} but faiss sees {n_gpus} "
+                          f"GPU(s); use device='cuda:0' .. device='cuda:{n_gpus - 1}'.")
     if n_gpus > 0:
         resources = faiss.StandardGpuResources()
         kmeans.index = faiss.index_cpu_to_gpu(resources, gpu_id, faiss.IndexFlatL2(dims))

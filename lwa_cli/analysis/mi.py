@@ -35,7 +35,7 @@ from lwa_cli.analysis.kmeans import (
     check_kmeans_settings,
     fit_assign,
 )
-from lwa_cli.errors import LwaError, LwaUsageError
+from lwa_cli.errors import LwaError, param_error
 
 
 @dataclass(frozen=True)
@@ -150,8 +150,8 @@ def _check_features(X: np.ndarray, name: str) -> np.ndarray:
         bad_rows = int(np.count_nonzero(~np.isfinite(X).all(axis=1)))
         raise LwaError(
             f"{bad_rows} of {X.shape[0]} {name} segments have NaN or infinite features; "
-            "re-extract that layer (try --dtype float32 if it was stored as float16)."
-        )
+            "re-extract that layer (try dtype='float32' if it was stored as float16).",
+            params=("dtype",))
     return X
 
 
@@ -173,16 +173,6 @@ def _check_same_dims(train_X: np.ndarray, eval_X: np.ndarray | None) -> None:
             f"train features have {train_X.shape[1]} dims but eval features have "
             f"{eval_X.shape[1]}; both splits must come from the same model and layer."
         )
-
-
-def _check_settings(n_clusters: int, kmeans: str, batch_size: int, max_iter: int,
-                    niter: int, fit_dtype: str, device: str) -> None:
-    """Reject impossible clustering settings as usage errors."""
-    check_kmeans_settings(kmeans, fit_dtype, device, niter)
-    for option, value in (("clusters", n_clusters), ("batch size", batch_size),
-                          ("max_iter", max_iter)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise LwaUsageError(f"k-means {option} must be a positive integer, got {value!r}.")
 
 
 def cluster_assignments(
@@ -227,7 +217,8 @@ def cluster_assignments(
     train_assign : ndarray of int64, shape (N,)
     eval_assign : ndarray of int64, shape (M,), or None when ``eval_X`` is None.
     """
-    _check_settings(n_clusters, kmeans, batch_size, max_iter, niter, fit_dtype, device)
+    check_kmeans_settings(n_clusters=n_clusters, kmeans=kmeans, batch_size=batch_size,
+                          max_iter=max_iter, niter=niter, fit_dtype=fit_dtype, device=device)
     train_X = _check_features(train_X, "train")
     if eval_X is not None:
         eval_X = _check_features(eval_X, "eval")
@@ -243,8 +234,8 @@ def _fit_assign(train_X: np.ndarray, eval_X: np.ndarray | None, *, n_clusters: i
     if n_clusters > train_X.shape[0]:
         raise LwaError(
             f"{n_clusters} clusters requested but the train split has only {train_X.shape[0]} "
-            "segments; pass fewer --clusters or sample more training segments."
-        )
+            "segments; pass fewer `n_clusters` or sample more training segments.",
+            params=("n_clusters",))
     _check_same_dims(train_X, eval_X)
     return fit_assign(train_X, eval_X, n_clusters=n_clusters, **settings)
 
@@ -315,8 +306,9 @@ def mi_score(
     if (eval_X is None) != (eval_labels is None):
         raise LwaError("eval features and eval labels must be given together (or neither).")
     if not isinstance(min_label_count, (int, np.integer)) or min_label_count < 1:
-        raise LwaUsageError(f"min_label_count must be a positive integer, got {min_label_count}.")
-    _check_settings(n_clusters, kmeans, batch_size, max_iter, niter, fit_dtype, device)
+        raise param_error("min_label_count", min_label_count, "must be a positive integer.")
+    check_kmeans_settings(n_clusters=n_clusters, kmeans=kmeans, batch_size=batch_size,
+                          max_iter=max_iter, niter=niter, fit_dtype=fit_dtype, device=device)
     train_X = _check_features(train_X, "train")
     train_labels = _check_labels(train_labels, train_X.shape[0], "the train split")
     if eval_X is not None:

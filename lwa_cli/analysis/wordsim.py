@@ -209,9 +209,8 @@ def builtin_benchmark(name: str) -> Pairs:
     path = Path(datapath(BUILTIN_BENCHMARKS[key]))
     if not path.is_file():
         raise LwaError(
-            f"gensim's copy of {name} is missing ({path}); reinstall gensim or pass "
-            f"--benchmark {key}=PATH."
-        )
+            f"gensim's copy of {name} is missing ({path}); reinstall gensim or give the file "
+            f"in `benchmarks` ({key}=PATH).", params=("benchmarks",))
     return read_benchmark(path, lowercase=True)
 
 

@@ -20,10 +20,12 @@ from lwa_cli.cli.common import (
     cached_note,
     complete_from,
     complete_split,
+    force_option,
     model_option,
     out_console,
     parse_named_paths,
     print_json,
+    seed_option,
     split_option,
     state,
 )
@@ -62,8 +64,7 @@ def _vectors_command(name: str, what: str):
                                           "without a word2vec header), .gz, or word2vec .bin."),
                 all_words: bool = typer.Option(False, "--all-words",
                                                help="Keep words absent from the corpus too."),
-                force: bool = typer.Option(False, "--force",
-                                           help="Read the file again even if it is stored."),
+                force: bool = force_option(help="Read the file again even if it is stored."),
                 as_json: bool = JSON_OPT) -> None:
         from lwa_cli.pipeline.embeddings import store_word_vectors
 
@@ -84,8 +85,7 @@ def _oracle_command(name: str, what: str):
     def command(ctx: typer.Context,
                 path: Path = typer.Option(..., "--path", help="QVEC oracle file (word<TAB>"
                                           "{json tag: probability} lines; .gz too)."),
-                force: bool = typer.Option(False, "--force",
-                                           help="Read the file again even if it is stored."),
+                force: bool = force_option(help="Read the file again even if it is stored."),
                 as_json: bool = JSON_OPT) -> None:
         from lwa_cli.pipeline.oracle_maps import store_oracle
 
@@ -150,7 +150,7 @@ def mi(ctx: typer.Context,
        kmeans: str = typer.Option("minibatch", "--kmeans", autocompletion=complete_from(KMEANS),
                                   help="minibatch (the reference's, default) | full | lloyd "
                                        "(converged) | faiss (fast; pip install faiss-cpu)"),
-       seed: int = typer.Option(0, "--seed", help="Base seed of the k-means runs."),
+       seed: int = seed_option("the k-means runs"),
        device: str = DEVICE_OPT,
        force: bool = FORCE_RESULTS_OPT,
        as_json: bool = JSON_OPT) -> None:

@@ -15,9 +15,11 @@ from lwa_cli.cli.common import (
     LAYER_OPT,
     SAMPLE_OPT,
     complete_from,
+    force_option,
     model_option,
     out_console,
     print_json,
+    seed_option,
     split_option,
     state,
 )
@@ -41,7 +43,7 @@ def awd(ctx: typer.Context,
                                                "et al.: 0.5)."),
         max_per_word: int = typer.Option(None, "--max-per-word", min=1,
                                          help="Keep at most K random tokens of each word."),
-        seed: int = typer.Option(0, "--seed", help="Seed of the --max-per-word draw."),
+        seed: int = seed_option("the --max-per-word draw"),
         force: bool = FORCE_RESULTS_OPT,
         as_json: bool = JSON_OPT) -> None:
     """Acoustic word discrimination: same-different average precision of word segments."""
@@ -73,8 +75,7 @@ def prepare_sts(ctx: typer.Context,
                 score_note: str = typer.Option(None, "--score-note",
                                                help="What the similarity scores are (default: "
                                                     "human judgements from the source)."),
-                force: bool = typer.Option(False, "--force",
-                                           help="Replace a set of this name from another "
+                force: bool = force_option(help="Replace a set of this name from another "
                                                 "source (deletes its features and results)."),
                 as_json: bool = JSON_OPT) -> None:
     """Read a spoken STS set offline (parquet or TSV) into the workspace, with a utt sample."""

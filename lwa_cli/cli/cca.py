@@ -16,6 +16,7 @@ from lwa_cli.cli.common import (
     complete_layer,
     complete_model,
     model_option,
+    seed_option,
     split_option,
     state,
 )
@@ -53,7 +54,7 @@ def cca(ctx: typer.Context,
         instance_cap: int = typer.Option(None, "--instance-cap", min=1,
                                          help="semantic/syntactic: keep at most this many "
                                               "random tokens per word (seeded by --seed)."),
-        seed: int = typer.Option(0, "--seed", help="Seed of splits, trials and ε order."),
+        seed: int = seed_option("the CV splits, trials and ε order"),
         device: str = DEVICE_OPT,
         force: bool = FORCE_RESULTS_OPT,
         as_json: bool = JSON_OPT) -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 import json
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,7 +14,7 @@ import typer
 from rich.console import Console, ConsoleDimensions
 from typer.core import TyperCommand, TyperGroup
 
-from lwa_cli.errors import LwaUsageError
+from lwa_cli.errors import LwaError, LwaUsageError
 from lwa_cli.progress import RichReporter
 from lwa_cli.workspace import Workspace
 
@@ -96,6 +98,43 @@ def _jsonable(value: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
+# API parameter -> CLI flag, where the flag is not ``--`` + the name with ``-`` for ``_``.
+PARAM_FLAGS: dict[str, str] = {
+    "layers": "--layer",
+    "n_clusters": "--clusters",
+    "benchmarks": "--benchmark",
+}
+
+
+def flag_of(param: str) -> str:
+    """The CLI flag of an API parameter: ``null_tol`` → ``--null-tol``, ``layers`` → ``--layer``."""
+    return PARAM_FLAGS.get(param, "--" + param.replace("_", "-"))
+
+
+def cli_error(exc: LwaError) -> LwaError:
+    """`exc` with the API parameters its message names rewritten as the flags that set them.
+
+    ``kmeans='x' is not one of …`` reads ``--kmeans x is not one of …``, and a parameter
+    quoted as ```kmeans``` reads ``--kmeans``. Errors that name no parameter pass unchanged.
+    """
+    if not exc.params:
+        return exc
+    new = copy.copy(exc)
+    new.args = (flags_in(str(exc), exc.params),)
+    return new
+
+
+def flags_in(text: str, params: tuple[str, ...]) -> str:
+    """`text` with each of `params` written as its flag (see `cli_error`)."""
+    for param in params:
+        flag, name = flag_of(param), re.escape(param)
+        text = re.sub(rf"(?<![\w-]){name}=(?:'([^']*)'|\"([^\"]*)\"|([^\s,;:)]+))",
+                      lambda m, flag=flag: f"{flag} {next(g for g in m.groups() if g is not None)}",
+                      text)
+        text = text.replace(f"`{param}`", flag)
+    return text
+
+
 def parse_named_paths(values: list[str], option: str = "--benchmark") -> dict[str, Path]:
     """Parse repeated ``NAME=PATH`` option values."""
     out: dict[str, Path] = {}
@@ -137,25 +176,52 @@ def complete_from(options: tuple[str, ...]):
     return lambda incomplete: [o for o in options if o.startswith(incomplete)]
 
 
-# Options that many commands share: one name, one default, one help text everywhere.
+# Options that many commands share, declared here only: one flag, one default and one help
+# frame everywhere; a command says what its value applies to.
+LAYER_HELP = "Layers: T4, C3, T0-T6, T, C, all (any case); repeatable, comma-separated"
+
+
 def model_option(help: str = "Model name: a registry name (see `lwa models`) or your own.",
                  ) -> Any:
+    """``--model NAME`` (required)."""
     return typer.Option(..., "--model", autocompletion=complete_model, help=help)
 
 
-def split_option(default: str | None = None,
+def model_filter_option() -> Any:
+    """``--model NAME`` as a repeatable filter of stored results."""
+    return typer.Option([], "--model", autocompletion=complete_model,
+                        help="Only this model (repeatable).")
+
+
+def split_option(default: Any = None,
                  help: str = "Split (or virtual split train-clean / train).") -> Any:
+    """``--split`` (required without a default; a list default makes it repeatable)."""
     return typer.Option(... if default is None else default, "--split",
                         autocompletion=complete_split, help=help)
 
 
+def layer_option(default: Any = None, help: str = f"{LAYER_HELP} (default: all extracted).",
+                 ) -> Any:
+    """``--layer`` in the vocabulary of `lwa_cli.models.layers` (repeatable by default)."""
+    return typer.Option([] if default is None else default, "--layer",
+                        autocompletion=complete_layer, help=help)
+
+
+def seed_option(of: str) -> Any:
+    """``--seed`` (default 0) of the random draw `of`, e.g. ``"the k-means runs"``."""
+    return typer.Option(0, "--seed", help=f"Random seed of {of}; the same seed gives the same "
+                                          "output.")
+
+
+def force_option(help: str = "Recompute results even when stored ones are current.") -> Any:
+    """``--force``: redo (and replace) what is stored; `help` says what it replaces."""
+    return typer.Option(False, "--force", help=help)
+
+
 SAMPLE_OPT = typer.Option("1", "--sample", help="Name of the sample (e.g. 1, 2 for resamples).")
-LAYER_OPT = typer.Option([], "--layer", autocompletion=complete_layer,
-                         help="Layers: T4, C3, T0-T6, T, C, all; repeatable (default: all "
-                              "extracted).")
+LAYER_OPT = layer_option()
 JSON_OPT = typer.Option(False, "--json", help="Print the result as JSON on stdout.")
-FORCE_RESULTS_OPT = typer.Option(False, "--force",
-                                 help="Recompute results even when stored ones are current.")
+FORCE_RESULTS_OPT = force_option()
 DEVICE_OPT = typer.Option("auto", "--device",
                           help="auto (cuda if available, else cpu), cpu, cuda, cuda:1, …")
 

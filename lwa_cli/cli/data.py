@@ -13,10 +13,12 @@ from lwa_cli.cli.common import (
     SAMPLE_OPT,
     LwaCommand,
     PlainFlagsGroup,
-    complete_split,
+    force_option,
     out_console,
     parse_named_paths,
     print_json,
+    seed_option,
+    split_option,
     state,
 )
 from lwa_cli.pipeline.prepare import prepare_alignments as api_prepare
@@ -35,15 +37,14 @@ def prepare_alignments(
     corpus: Path = typer.Option(..., "--corpus", help="LibriSpeech root (holds <split>/...)."),
     alignments: Path = typer.Option(..., "--alignments",
                                     help="TextGrid root (holds <split>/<spk>/<ch>/*.TextGrid)."),
-    split: list[str] = typer.Option(..., "--split", autocompletion=complete_split,
-                                    help="Split to prepare; repeatable. train-clean and train "
+    split: list[str] = split_option(help="Split to prepare; repeatable. train-clean and train "
                                          "expand to their members."),
     skip_bad: bool = typer.Option(False, "--skip-bad",
                                   help="Skip and count malformed TextGrids instead of failing."),
     max_mismatch: float = typer.Option(
         0.1, "--max-mismatch", min=0.0,
         help="Largest allowed difference (s) between a TextGrid's end and its audio's length."),
-    force: bool = typer.Option(False, "--force", help="Prepare again even if already done."),
+    force: bool = force_option(help="Prepare again even if already done."),
     as_json: bool = JSON_OPT,
 ) -> None:
     """Read LibriSpeech audio and MFA TextGrid alignments into the workspace."""
@@ -67,12 +68,10 @@ def prepare_alignments(
 sample_app = typer.Typer(help="Draw a named, seeded sample of utterances or segments.",
                          no_args_is_help=True, cls=PlainFlagsGroup)
 
-SplitOpt = typer.Option(..., "--split", autocompletion=complete_split,
-                        help="Split (or virtual split train-clean / train) to sample from.")
+SplitOpt = split_option(help="Split (or virtual split train-clean / train) to sample from.")
 SampleOpt = SAMPLE_OPT
-SeedOpt = typer.Option(0, "--seed", help="Random seed (recorded in the workspace).")
-ForceOpt = typer.Option(False, "--force",
-                        help="Replace an existing sample (deletes the features extracted from it "
+SeedOpt = seed_option("the draw (recorded in the workspace)")
+ForceOpt = force_option(help="Replace an existing sample (deletes the features extracted from it "
                              "and the results computed from them).")
 JsonOpt = JSON_OPT
 SubsetOpt = typer.Option(DEFAULT_MAX_SUBSET_SECONDS, "--max-subset-seconds",
@@ -140,8 +139,7 @@ def word(ctx: typer.Context, split: str = SplitOpt, sample: str = SampleOpt,
 
 @sample_app.command("wordsim", cls=LwaCommand)
 def wordsim(ctx: typer.Context,
-            split: str = typer.Option("train-clean", "--split", autocompletion=complete_split,
-                                      help="Split to take the word instances from."),
+            split: str = split_option("train-clean", "Split to take the word instances from."),
             sample: str = SampleOpt,
             instances: int = typer.Option(200, "--instances", help="Instances per word."),
             benchmark: list[str] = typer.Option(
@@ -157,8 +155,7 @@ def wordsim(ctx: typer.Context,
 
 @sample_app.command("allwords", cls=LwaCommand)
 def allwords(ctx: typer.Context,
-             split: str = typer.Option("train-clean", "--split", autocompletion=complete_split,
-                                       help="Split to take the word instances from."),
+             split: str = split_option("train-clean", "Split to take the word instances from."),
              sample: str = SampleOpt,
              instances: int = typer.Option(200, "--instances", help="Instances per word."),
              vocabulary: str = typer.Option(None, "--vocabulary",

@@ -11,8 +11,11 @@ from lwa_cli.cli.common import (
     LwaCommand,
     PlainFlagsGroup,
     err_console,
+    force_option,
     out_console,
     print_json,
+    seed_option,
+    split_option,
 )
 
 demo_app = typer.Typer(help="Write the bundled demo corpus, tiny demo models and a demo STS set.",
@@ -22,7 +25,7 @@ demo_app = typer.Typer(help="Write the bundled demo corpus, tiny demo models and
 @demo_app.command("corpus", cls=LwaCommand)
 def corpus(dest: Path = typer.Argument(..., help="Directory to write LibriSpeech/ and "
                                                  "alignments/ into."),
-           force: bool = typer.Option(False, "--force", help="Restore modified files."),
+           force: bool = force_option(help="Restore modified files."),
            as_json: bool = JSON_OPT) -> None:
     """Write the bundled synthetic speech corpus (LibriSpeech layout + TextGrids)."""
     from lwa_cli.demo.corpus import write_demo_corpus
@@ -39,7 +42,7 @@ def corpus(dest: Path = typer.Argument(..., help="Directory to write LibriSpeech
 
 @demo_app.command("models", cls=LwaCommand)
 def models(dest: Path = typer.Argument(..., help="Directory to write the checkpoints into."),
-           seed: int = typer.Option(0, "--seed", help="Seed of the random weights."),
+           seed: int = seed_option("the random weights"),
            as_json: bool = JSON_OPT) -> None:
     """Write tiny seeded random-weight checkpoints: wav2vec2 (HF directory), HuBERT
     (fairseq .pt) and WavLM (unilm .pt)."""
@@ -61,11 +64,10 @@ def sts(dest: Path = typer.Argument(..., help="Directory to write sts.tsv into."
         corpus_root: Path = typer.Option(None, "--corpus",
                                          help="LibriSpeech-layout corpus (default: the bundled "
                                               "demo corpus)."),
-        split: str = typer.Option("dev-clean", "--split", help="Split whose utterances are "
-                                                               "paired."),
+        split: str = split_option("dev-clean", "Split whose utterances are paired."),
         max_pairs: int = typer.Option(40, "--max-pairs-per-speaker", min=1,
                                       help="Pairs kept per speaker (random, seeded)."),
-        seed: int = typer.Option(0, "--seed", help="Seed of the pair draw."),
+        seed: int = seed_option("the pair draw"),
         as_json: bool = JSON_OPT) -> None:
     """Write a spoken-STS TSV manifest over the demo corpus with COMPUTED (word-overlap)
     similarity scores, not human judgements."""

@@ -11,11 +11,14 @@ from lwa_cli.choices import REPS, SPANS
 from lwa_cli.cli.common import (
     DEVICE_OPT,
     JSON_OPT,
+    LAYER_HELP,
     SAMPLE_OPT,
     complete_from,
-    complete_layer,
+    force_option,
+    layer_option,
     model_option,
     print_json,
+    seed_option,
     split_option,
     state,
 )
@@ -37,18 +40,15 @@ def extract(
     sample: str = SAMPLE_OPT,
     span: str = SPAN_OPT,
     rep: str = REP_OPT,
-    layer: list[str] = typer.Option([], "--layer", autocompletion=complete_layer,
-                                    help="Layers: T4, C3, T0-T6, T, C, all; repeatable "
-                                         "(default: T, or C with --rep local)."),
+    layer: list[str] = layer_option(help=f"{LAYER_HELP} (default: T, or C with --rep local)."),
     dtype: str = typer.Option("float32", "--dtype", autocompletion=complete_from(
         ("float32", "float16")), help="Storage type: float32 | float16."),
     device: str = DEVICE_OPT,
     shard: str = typer.Option(None, "--shard", help="Process shard i of n (i/n, 0-based)."),
     subset: int = typer.Option(None, "--subset", min=0,
                                help="Process one subset of a token sample."),
-    seed: int = typer.Option(0, "--seed", help="Weight seed of *_random models."),
-    force: bool = typer.Option(False, "--force",
-                               help="Extract again even if done, replacing features from other "
+    seed: int = seed_option("the weights of *_random models"),
+    force: bool = force_option(help="Extract again even if done, replacing features from other "
                                     "weights."),
     as_json: bool = JSON_OPT,
 ) -> None:

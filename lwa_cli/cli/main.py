@@ -26,7 +26,7 @@ from lwa_cli.cli import report as report_cmds
 from lwa_cli.cli import results as results_cmds
 from lwa_cli.cli import segment as segment_cmds
 from lwa_cli.cli import status as status_cmds
-from lwa_cli.cli.common import AppState, LwaCommand, PlainFlagsGroup, err_console
+from lwa_cli.cli.common import AppState, LwaCommand, PlainFlagsGroup, cli_error, err_console
 from lwa_cli.cli.compat import PASSTHROUGH
 from lwa_cli.errors import LwaError
 from lwa_cli.workspace import Workspace
@@ -75,7 +75,7 @@ class LwaGroup(PlainFlagsGroup):
         except PASSTHROUGH:  # --help, usage errors, aborts: click/typer print and exit
             raise
         except LwaError as exc:
-            _fail(ctx, exc)
+            _fail(ctx, cli_error(exc))  # API parameter names -> this command's flags
         except KeyboardInterrupt:
             err_console.print("[red]interrupted[/red]")
             raise typer.Exit(130) from None

@@ -8,7 +8,13 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from lwa_cli.cli.common import JSON_OPT, complete_model, out_console, print_json, state
+from lwa_cli.cli.common import (
+    JSON_OPT,
+    model_filter_option,
+    out_console,
+    print_json,
+    state,
+)
 from lwa_cli.errors import LwaUsageError
 
 
@@ -97,8 +103,7 @@ def parse_baselines(values: list[str]) -> dict[str, list[tuple[str, float]]]:
 def report(ctx: typer.Context,
            out: Path = typer.Option(None, "--out", "-o",
                                     help="Report directory (default: <workspace>/report)."),
-           model: list[str] = typer.Option([], "--model", autocompletion=complete_model,
-                                           help="Report only this model (repeatable)."),
+           model: list[str] = model_filter_option(),
            analysis: list[str] = typer.Option([], "--analysis",
                                               autocompletion=_complete_analysis,
                                               help="Report only this analysis, e.g. cca-mel "

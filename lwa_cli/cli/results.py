@@ -7,7 +7,14 @@ import math
 import typer
 from rich.table import Table
 
-from lwa_cli.cli.common import complete_model, out_console, state
+from lwa_cli.cli.common import (
+    LAYER_HELP,
+    layer_option,
+    model_filter_option,
+    out_console,
+    split_option,
+    state,
+)
 from lwa_cli.errors import LwaUsageError
 
 
@@ -58,15 +65,13 @@ def results_table(rows: list[dict]) -> Table:
 
 
 def results(ctx: typer.Context,
-            model: list[str] = typer.Option([], "--model", autocompletion=complete_model,
-                                            help="Only this model (repeatable)."),
+            model: list[str] = model_filter_option(),
             analysis: list[str] = typer.Option([], "--analysis",
                                                autocompletion=_complete_analysis,
                                                help="Only this analysis, e.g. cca-mel "
                                                     "(repeatable)."),
-            split: list[str] = typer.Option([], "--split", help="Only this split (repeatable)."),
-            layer: list[str] = typer.Option([], "--layer",
-                                            help="Only this layer, e.g. T6 (repeatable)."),
+            split: list[str] = split_option([], "Only this split (repeatable)."),
+            layer: list[str] = layer_option(help=f"Only these stored layers. {LAYER_HELP}."),
             measure: list[str] = typer.Option([], "--measure",
                                               help="Only this measure: score, or e.g. macro "
                                                    "for wordsim (repeatable)."),

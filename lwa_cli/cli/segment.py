@@ -17,8 +17,10 @@ from lwa_cli.cli.common import (
     LwaCommand,
     PlainFlagsGroup,
     complete_from,
-    complete_layer,
     complete_split,
+    flags_in,
+    force_option,
+    layer_option,
     model_option,
     out_console,
     print_json,
@@ -36,8 +38,7 @@ MATCHING_OPT = typer.Option("reference", "--matching",
                                  "(vqwordseg/ZeroSpeech).")
 TOLERANCE_OPT = typer.Option(0.02, "--tolerance", min=0.0,
                              help="Boundary tolerance in seconds.")
-OUT_FORCE_OPT = typer.Option(False, "--force",
-                             help="Replace the interval files already in --out.")
+OUT_FORCE_OPT = force_option(help="Replace the interval files already in --out.")
 
 
 @segment_app.command("tune", cls=LwaCommand)
@@ -76,8 +77,7 @@ def apply(ctx: typer.Context,
           model: str = model_option(),
           split: str = split_option(help="Split of the frame sample to segment (any corpus)."),
           sample: str = SAMPLE_OPT,
-          layer: str = typer.Option(..., "--layer", autocompletion=complete_layer,
-                                    help="The one layer to segment with, e.g. T8."),
+          layer: str = layer_option(..., "The one layer to segment with, e.g. T8."),
           prominence: float = typer.Option(None, "--prominence",
                                            help="Peak prominence threshold (>= 0)."),
           metric: str = typer.Option(None, "--metric",
@@ -95,8 +95,8 @@ def apply(ctx: typer.Context,
                                        autocompletion=complete_from(SEGMENT_MATCHINGS),
                                        help="With --from-tune: the tune result's matching."),
           tolerance: float = typer.Option(0.02, "--tolerance", min=0.0,
-                                          help="With --from-tune: the tune result's tolerance "
-                                               "(s)."),
+                                          help="With --from-tune: the tune result's boundary "
+                                               "tolerance in seconds."),
           out: Path = typer.Option(..., "--out", help="Folder for <utt_id>.txt interval files "
                                    "and segmentation.json."),
           force: bool = OUT_FORCE_OPT,
@@ -150,16 +150,23 @@ def score(ctx: typer.Context,
                                    "interval files."),
           hyp: Path = typer.Option(..., "--hyp", help="Folder of hypothesis <utt_id>.txt "
                                    "interval files."),
-          tolerance: int = typer.Option(2, "--tolerance", min=0,
-                                        help="Tolerance in 10 ms frames (vqwordseg: 2)."),
+          tolerance: float = typer.Option(0.02, "--tolerance",
+                                          help="Boundary tolerance in seconds (vqwordseg: 0.02). "
+                                               "A whole number ≥ 1 is read as 10 ms frames, the "
+                                               "old unit, with a note."),
           as_json: bool = JSON_OPT) -> None:
     """vqwordseg word-boundary P/R/F/OS/R-value and word-token P/R/F of two folders."""
     from dataclasses import asdict
 
-    from lwa_cli.data.intervals import score_interval_dirs
+    from lwa_cli.data.intervals import FRAMES_PER_SECOND, score_interval_dirs
+    from lwa_cli.pipeline.segment_files import interval_tolerance_frames
 
     st = state(ctx)
-    res = score_interval_dirs(ref, hyp, tolerance)
+    frames, note = interval_tolerance_frames(tolerance)
+    if note:
+        st.reporter.warn(flags_in(note, ("tolerance",)))
+    res = score_interval_dirs(ref, hyp, frames)
+    seconds = frames / FRAMES_PER_SECOND
     if res.missing_ref:
         st.reporter.warn(f"{len(res.missing_ref)} hypothesis file(s) have no reference and were "
                          f"skipped (e.g. {res.missing_ref[0]})")
@@ -167,11 +174,12 @@ def score(ctx: typer.Context,
         st.reporter.warn(f"{len(res.empty)} utterance(s) with an empty file were skipped")
     if as_json:
         print_json({"boundary": asdict(res.boundary), "word_token": asdict(res.word_token),
-                    "tolerance_frames": tolerance, "utterances": len(res.utt_ids),
+                    "tolerance_frames": frames, "tolerance_s": seconds,
+                    "utterances": len(res.utt_ids),
                     "missing_ref": list(res.missing_ref), "empty": list(res.empty)})
         return
-    table = Table(title=f"{hyp} against {ref} (±{tolerance} frames, {len(res.utt_ids)} "
-                        "utterances)")
+    table = Table(title=f"{hyp} against {ref} (±{seconds:g} s = {frames} frames, "
+                        f"{len(res.utt_ids)} utterances)")
     for col in ("", "precision", "recall", "F", "OS", "R-value", "hyp", "ref", "matched"):
         table.add_column(col, justify="left" if not col else "right")
     for name, s in (("word boundaries", res.boundary), ("word tokens", res.word_token)):

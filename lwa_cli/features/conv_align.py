@@ -7,12 +7,12 @@ all transformer layers (T0…TL) run at 20 ms and pair with every other log-mel 
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 import torch
 import torch.nn.functional as F
 from numpy.typing import ArrayLike, NDArray
+
+from lwa_cli.models.layers import is_conv, split_layer
 
 #: (kernel, stride) per conv layer. C1…C6 apply to the conv output (to reach 10 ms frames);
 #: C7's (1, 2) applies to the log-mel frames (10 ms → 20 ms), as for every transformer layer.
@@ -29,12 +29,10 @@ CONV_ALIGNMENT: dict[str, tuple[int, int]] = {
 #: Subsampling of the log-mel frames for 20 ms layers (C7 and T0…TL).
 MEL_HALF_RATE: tuple[int, int] = CONV_ALIGNMENT["C7"]
 
-_LAYER_RE = re.compile(r"^(C[1-7]|T\d+)$")
-
 
 def _check_layer(layer: str) -> str:
     """Return ``layer`` if it names a conv (C1…C7) or transformer (T0, T1, …) layer."""
-    if not isinstance(layer, str) or _LAYER_RE.match(layer) is None:
+    if split_layer(layer) is None or (is_conv(layer) and layer not in CONV_ALIGNMENT):
         raise ValueError(f"unknown layer {layer!r}; expected C1…C7 or T0, T1, …")
     return layer
 

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from lwa_cli.analysis.awd import DISTANCES, TIE_RULE, awd_score, select_awd_tokens
-from lwa_cli.errors import LwaError, LwaUsageError
+from lwa_cli.errors import LwaError, param_error
 from lwa_cli.pipeline.extract import open_features, select_layers
 from lwa_cli.pipeline.results import ResultSpec, features_input, score_layers
 from lwa_cli.progress import SILENT, Reporter
@@ -66,8 +66,7 @@ def run_awd(ws: Workspace, *, model: str, split: str = "dev-clean", sample: str 
     durations) is its input.
     """
     if distance not in DISTANCES:
-        raise LwaUsageError(f"--distance must be one of {', '.join(DISTANCES)}, got "
-                            f"{distance!r}")
+        raise param_error("distance", distance, f"is not one of {', '.join(DISTANCES)}")
     filters = awd_filters(min_chars, min_seconds, max_per_word, seed)
     with open_features(ws, model, split, sample, "word") as feats:
         names = select_layers(feats, layers)
@@ -80,8 +79,9 @@ def run_awd(ws: Workspace, *, model: str, split: str = "dev-clean", sample: str 
         if keep.size < 2 or np.unique(labels[keep]).size == keep.size:
             raise LwaError(f"{keep.size} of {labels.size} word tokens pass the filter "
                            f"({token_filter_text(filters)}) and no two share a word, so there "
-                           "is no same pair; relax --min-chars / --min-seconds / "
-                           "--max-per-word or sample more words")
+                           "is no same pair; relax `min_chars` / `min_seconds` / "
+                           "`max_per_word` or sample more words",
+                           params=("min_chars", "min_seconds", "max_per_word"))
         options = {"distance": distance, "mvn": mvn, **filters}
         spec = ResultSpec("awd", model, split, sample, {"features": features_input(ws, feats)},
                           options, tag=awd_tag(distance, mvn, filters),

@@ -22,11 +22,12 @@ from collections.abc import Sequence
 import numpy as np
 
 from lwa_cli.analysis.cca import METRICS, cross_validated_pwcca
+from lwa_cli.analysis.cca_inputs import check_fraction
 from lwa_cli.analysis.embeddings import lookup, one_hot
 from lwa_cli.choices import ATTRIBUTE_MAPS, CCA_EXPERIMENTS
 from lwa_cli.data.phones import PHONES_39
-from lwa_cli.errors import LwaError, LwaUsageError
-from lwa_cli.models.layers import parse_layers
+from lwa_cli.errors import LwaError, LwaUsageError, param_error
+from lwa_cli.models.layers import canonical_layer, is_conv, is_transformer, parse_layers
 from lwa_cli.pipeline.cca_mel import mel_layers, mel_views, without_conv_layers
 from lwa_cli.pipeline.cca_targets import attribute_view
 from lwa_cli.pipeline.extract import open_features, resolve_device_name, select_layers
@@ -79,9 +80,8 @@ def resolve_null_tol(value: float | str | None, experiment: str) -> float | None
     try:
         tol = float(value)
     except (TypeError, ValueError):
-        raise LwaUsageError(f"--null-tol must be auto, off or a number, not {value!r}") from None
-    if not 0 <= tol < 1:
-        raise LwaUsageError(f"--null-tol {value}: use a relative threshold in [0, 1)")
+        raise param_error("null_tol", value, "must be auto, off or a number") from None
+    check_fraction("null_tol", tol, upper_open=True)
     return tol
 
 
@@ -120,7 +120,7 @@ def _views(experiment: str, layer: str, files: dict[str, FeatureFile], base_laye
         if "local" not in files:  # no conv layers: the frame file holds the mel (cca_mel)
             return (*mel_views(files["frame"], layer), None)
         local = files["local"]
-        if layer.startswith("C"):
+        if is_conv(layer):
             return local.features(layer), local.mel(layer), None
         if "mel/C7" not in set(local.datasets()):
             raise LwaError("cca mel of T layers pairs them with the 20 ms log-mel stored with "
@@ -169,11 +169,13 @@ def run_cca(ws: Workspace, experiment: str, *, model: str, split: str = "dev-cle
         raise LwaUsageError(f"unknown CCA experiment {experiment!r}; one of "
                             f"{', '.join(EXPERIMENTS)}")
     if metric not in METRICS:
-        raise LwaUsageError(f"--metric must be one of {', '.join(METRICS)}")
+        raise param_error("metric", metric, f"is not one of {', '.join(METRICS)}")
     if experiment == "inter" and not other_model:
-        raise LwaUsageError("cca inter needs --other-model")
+        raise LwaUsageError("cca inter needs `other_model`", params=("other_model",))
     if instance_cap is not None and experiment not in ATTRIBUTE_MAPS:
-        raise LwaUsageError("--instance-cap applies to cca semantic and syntactic only")
+        raise LwaUsageError("`instance_cap` applies to cca semantic and syntactic only",
+                            params=("instance_cap",))
+    base_layer = canonical_layer(base_layer, param="base_layer")
     device = resolve_device_name(device)
     null_tol = resolve_null_tol(null_tol, experiment)
     files: dict = {}
@@ -237,9 +239,9 @@ def _open_inputs(ws: Workspace, experiment: str, model: str, split: str, sample:
         n_layers = spec["n_layers"]
         wanted = parse_layers(list(layers), len(spec["conv_layers"]), n_layers) if layers \
             else local.layers + [f"T{i}" for i in range(1, n_layers + 1)]
-        conv = select_layers(local, [n for n in wanted if n.startswith("C")]) \
-            if any(n.startswith("C") for n in wanted) else []
-        t_layers = [n for n in wanted if n.startswith("T")]
+        conv = [n for n in wanted if is_conv(n)]
+        conv = select_layers(local, conv) if conv else []
+        t_layers = [n for n in wanted if is_transformer(n)]
         if t_layers:
             try:
                 files["frame"] = open_features(ws, model, split, sample, "frame")
@@ -249,7 +251,7 @@ def _open_inputs(ws: Workspace, experiment: str, model: str, split: str, sample:
                 reporter.warn(f"scoring conv layers only: {exc}")
                 return conv
             t_layers = select_layers(files["frame"], t_layers) if layers else \
-                [n for n in files["frame"].layers if n.startswith("T") and n != "T0"]
+                [n for n in files["frame"].layers if is_transformer(n) and n != "T0"]
         return conv + t_layers
     if experiment in ("intra", "inter"):
         files["frame"] = open_features(ws, model, split, sample, "frame")
@@ -258,9 +260,9 @@ def _open_inputs(ws: Workspace, experiment: str, model: str, split: str, sample:
         names = select_layers(files["frame"], layers)
         if experiment == "intra":
             if base_layer not in files["frame"].layers:
-                raise LwaUsageError(f"base layer {base_layer} is not in "
-                                    f"{files['frame'].path.name}")
-            names = [n for n in names if n != base_layer and n.startswith("T")]
+                raise param_error("base_layer", base_layer,
+                                  f"is not in {files['frame'].path.name}")
+            names = [n for n in names if n != base_layer and is_transformer(n)]
         elif layers:
             select_layers(files["other"], names)
         else:  # models of different depths: the layers both have

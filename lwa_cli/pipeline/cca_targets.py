@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from lwa_cli.analysis.linguistic import attribute_targets, cap_instances
-from lwa_cli.errors import LwaUsageError
+from lwa_cli.errors import param_error
 from lwa_cli.pipeline.oracle_maps import load_oracle_map
 from lwa_cli.pipeline.results import artefact_input
 from lwa_cli.progress import Reporter
@@ -49,7 +49,7 @@ def attribute_view(ws: Workspace, name: str, labels: np.ndarray, *, instance_cap
                    seed: int, reporter: Reporter) -> AttributeView:
     """Y rows and the kept-token mask of attribute map `name` for tokens with `labels`."""
     if instance_cap is not None and (isinstance(instance_cap, bool) or instance_cap < 1):
-        raise LwaUsageError(f"--instance-cap must be at least 1, not {instance_cap}")
+        raise param_error("instance_cap", instance_cap, "must be at least 1")
     oracle = load_oracle_map(ws, name)
     found = attribute_targets(labels, oracle)
     if found.dropped:

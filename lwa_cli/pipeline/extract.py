@@ -22,11 +22,11 @@ import numpy as np
 from lwa_cli import __version__
 from lwa_cli.choices import REPS, SPANS
 from lwa_cli.data.audio import load_audio
-from lwa_cli.errors import LwaError, LwaUsageError, did_you_mean
+from lwa_cli.errors import LwaError, LwaUsageError, did_you_mean, param_error
 from lwa_cli.features.logmel import HOP_LENGTH, SAMPLE_RATE
 from lwa_cli.models.capture import extract_layers
 from lwa_cli.models.fingerprints import checkpoint_fingerprint
-from lwa_cli.models.layers import parse_layers, valid_range
+from lwa_cli.models.layers import is_conv, parse_layers, valid_range
 from lwa_cli.models.loading import LoadedModel, load_model
 from lwa_cli.models.registry import REGISTRY, ModelSpec, get_spec
 from lwa_cli.pipeline.rows import SegmentProblems, frame_rows, token_rows, utterance_rows
@@ -100,9 +100,9 @@ def parse_shard(text: str | None) -> tuple[int, int] | None:
     try:
         i, n = (int(v) for v in text.split("/"))
     except ValueError:
-        raise LwaUsageError(f"--shard expects i/n such as 0/4, got {text!r}") from None
+        raise param_error("shard", text, "is not i/n such as 0/4") from None
     if not (n >= 1 and 0 <= i < n):
-        raise LwaUsageError(f"--shard {text}: need 0 <= i < n")
+        raise param_error("shard", text, "needs 0 <= i < n")
     return i, n
 
 
@@ -121,25 +121,27 @@ def _check_layers(span: str, rep: str, layers: list[str], spec: ModelSpec) -> No
     period = f"{spec.frame_period_s * 1000:g} ms"
     if rep == "local":
         if span != "frame":
-            raise LwaUsageError("--rep local is for the frame span (conv features with mel)")
+            raise LwaUsageError("rep='local' is for the frame span (conv features with mel)",
+                                params=("rep",))
         if not spec.has_conv_layers:
-            raise LwaUsageError(f"--rep local stores conv layers, and {spec.name} has none; "
-                                f"its --span frame file holds the log-mel at its {period} "
-                                "frame rate, which `lwa cca mel` pairs with its T layers")
-        bad = [name for name in layers if not name.startswith("C")]
+            raise LwaUsageError(f"rep='local' stores conv layers, and {spec.name} has none; "
+                                f"its span='frame' file holds the log-mel at its {period} "
+                                "frame rate, which `lwa cca mel` pairs with its T layers",
+                                params=("rep", "span"))
+        bad = [name for name in layers if not is_conv(name)]
         if bad:
-            raise LwaUsageError(f"--rep local stores conv layers only, not {', '.join(bad)}; "
-                                "extract T layers with --rep contextualized")
+            raise LwaUsageError(f"rep='local' stores conv layers only, not {', '.join(bad)}; "
+                                "extract T layers with rep='contextualized'", params=("rep",))
     elif span not in ("frame", "utt"):  # utt averages all frames: any layer's rate will do
         last = f"C{spec.n_conv}"
-        bad = [name for name in layers if name.startswith("C") and name != last]
+        bad = [name for name in layers if is_conv(name) and name != last]
         if bad:
             rated = f"{last} and T layers" if spec.has_conv_layers else "T layers"
             raise LwaUsageError(f"{span} segments are pooled on the {period} frames of "
                                 f"{rated}; {', '.join(bad)} run at another rate")
     if not layers:
-        raise LwaUsageError(f"--layer selects no layer of {spec.name} (it has "
-                            f"{valid_range(spec.n_conv, spec.n_layers)})")
+        raise LwaUsageError(f"`layers` selects no layer of {spec.name} (it has "
+                            f"{valid_range(spec.n_conv, spec.n_layers)})", params=("layers",))
 
 
 def mel_every(spec: ModelSpec, span: str, rep: str) -> int | None:
@@ -190,11 +192,11 @@ def extract_features(ws: Workspace, *, model: str, checkpoint: Path | None, spli
     loaded model (the API's batch use).
     """
     if span not in SPANS:
-        raise LwaUsageError(f"--span must be one of {', '.join(SPANS)}")
+        raise param_error("span", span, f"is not one of {', '.join(SPANS)}")
     if rep not in REPS:
-        raise LwaUsageError(f"--rep must be one of {', '.join(REPS)}")
+        raise param_error("rep", rep, f"is not one of {', '.join(REPS)}")
     if dtype not in ("float32", "float16"):
-        raise LwaUsageError("--dtype must be float32 or float16")
+        raise param_error("dtype", dtype, "is not one of float32, float16")
     ws.check()
     stem = feature_stem(span, rep)
     path = ws.features_path(model, split, sample, stem, part_name(subset, shard))
@@ -390,13 +392,18 @@ def open_features(ws: Workspace, model: str, split: str, sample: str, span: str,
                    f"{sample} --span {span}{' --rep local' if rep == 'local' else ''}`")
 
 
-def select_layers(features: FeatureFile, layers: Sequence[str] | None) -> list[str]:
-    """Parse `--layer` specs against the file's model; default: all layers in the file."""
+def select_layers(features: FeatureFile, layers: Sequence[str] | None, *,
+                  param: str = "layers") -> list[str]:
+    """Parse layer specs against the file's model; default: all layers in the file.
+
+    Errors name `param`, the caller's parameter (see `lwa_cli.models.layers.parse_layers`).
+    """
     have = features.layers
     if not layers:
         return have
     spec = features.meta["spec"]
-    wanted = parse_layers(list(layers), len(spec["conv_layers"]), spec["n_layers"])
+    wanted = parse_layers(list(layers), len(spec["conv_layers"]), spec["n_layers"],
+                          model=features.meta.get("model"), param=param)
     missing = [name for name in wanted if name not in have]
     if missing:
         raise LwaUsageError(f"{features.path.name} has no layer {', '.join(missing)} (it has "

@@ -6,9 +6,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from lwa_cli.analysis.kmeans import FAISS_NITER, KMEANS
+from lwa_cli.analysis.kmeans import FAISS_NITER, check_kmeans_settings
 from lwa_cli.analysis.mi import DEFAULTS, mi_score
-from lwa_cli.errors import LwaUsageError
+from lwa_cli.errors import param_error
 from lwa_cli.pipeline.extract import open_features, resolve_device_name, select_layers
 from lwa_cli.pipeline.results import ResultSpec, features_input, score_layers
 from lwa_cli.progress import SILENT, Reporter
@@ -40,11 +40,12 @@ def run_mi(ws: Workspace, *, model: str, span: str, layers: Sequence[str] | None
     repetitions never collide; a stored result is reused while its provenance matches.
     """
     if span not in DEFAULTS:
-        raise LwaUsageError(f"mi span must be one of {', '.join(DEFAULTS)}")
-    if kmeans not in KMEANS:
-        raise LwaUsageError(f"--kmeans must be one of {', '.join(KMEANS)}")
+        raise param_error("span", span, f"is not one of {', '.join(DEFAULTS)}")
     defaults = DEFAULTS[span]
     n_clusters = clusters or defaults.n_clusters
+    check_kmeans_settings(n_clusters=n_clusters, kmeans=kmeans, batch_size=defaults.batch_size,
+                          max_iter=defaults.max_iter, niter=FAISS_NITER, fit_dtype="float64",
+                          device="cpu")  # `device` is resolved (and checked) below
     # Only faiss runs k-means on a GPU; the device does not change the other backends.
     device = resolve_device_name(device) if kmeans == "faiss" else "cpu"
     train = open_features(ws, model, train_split, sample, span)

@@ -11,7 +11,7 @@ import numpy as np
 from lwa_cli.data import sampling
 from lwa_cli.data.alignments import Segments, SplitAlignments
 from lwa_cli.data.corpus import SPLITS, expand_split, is_train_split
-from lwa_cli.errors import LwaError, LwaUsageError
+from lwa_cli.errors import LwaError, param_error
 from lwa_cli.pipeline.prepare import load_split
 from lwa_cli.progress import SILENT, Reporter
 from lwa_cli.workspace import Workspace
@@ -119,7 +119,7 @@ def sample_frames(ws: Workspace, split: str, name: str, *, utterances: int = 500
                   force: bool = False, reporter: Reporter = SILENT) -> Sample:
     """Sample `utterances` random utterances of `split` for frame-level extraction."""
     if utterances < 1:
-        raise LwaUsageError("--utterances must be at least 1")
+        raise param_error("utterances", utterances, "must be at least 1")
     request = {"utterances": utterances}
     if old := _existing(ws, split, "frame", name, seed, request, force, reporter):
         return old
@@ -157,7 +157,7 @@ def sample_words(ws: Workspace, split: str, name: str, *, words: int = 500, seed
                  reporter: Reporter = SILENT) -> Sample:
     """Sample segments of the top `words` words of the train inventory (SPEC §3)."""
     if words < 1:
-        raise LwaUsageError("--words must be at least 1")
+        raise param_error("words", words, "must be at least 1")
     _check_subset_seconds(max_subset_seconds)
     request = {"words": words, "max_subset_seconds": max_subset_seconds}
     if old := _existing(ws, split, "word", name, seed, request, force, reporter):
@@ -188,7 +188,7 @@ def sample_wordsim(ws: Workspace, split: str, name: str, *,
     from lwa_cli.analysis.wordsim import builtin_benchmark, read_benchmark
 
     if instances < 1:
-        raise LwaUsageError("--instances must be at least 1")
+        raise param_error("instances", instances, "must be at least 1")
     _check_subset_seconds(max_subset_seconds)
     if not is_train_split(split):
         reporter.warn(f"word-similarity embeddings are usually sampled from train, not {split}")
@@ -210,7 +210,7 @@ def sample_wordsim(ws: Workspace, split: str, name: str, *,
 
 def _check_subset_seconds(value: float) -> None:
     if not value > 0:
-        raise LwaUsageError("--max-subset-seconds must be positive")
+        raise param_error("max_subset_seconds", value, "must be positive")
 
 
 def sample_summary(sample: Sample) -> dict:

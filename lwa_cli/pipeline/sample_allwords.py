@@ -19,7 +19,7 @@ from lwa_cli.choices import ATTRIBUTE_MAPS
 from lwa_cli.data import sampling
 from lwa_cli.data.alignments import inventory
 from lwa_cli.data.corpus import is_train_split
-from lwa_cli.errors import LwaError, LwaUsageError
+from lwa_cli.errors import LwaError, param_error
 from lwa_cli.pipeline.prepare import load_split
 from lwa_cli.pipeline.sample import (
     DEFAULT_MAX_SUBSET_SECONDS,
@@ -45,8 +45,8 @@ def _vocabulary_maps(ws: Workspace, vocabulary: Sequence[str] | None) -> list[st
     names = list(dict.fromkeys(vocabulary))
     bad = [n for n in names if n not in ATTRIBUTE_MAPS]
     if bad:
-        raise LwaUsageError(f"--vocabulary {','.join(bad)}: use attribute maps among "
-                            f"{', '.join(ATTRIBUTE_MAPS)}")
+        raise param_error("vocabulary", ",".join(bad),
+                          f"names no attribute map; use some of {', '.join(ATTRIBUTE_MAPS)}")
     for n in names:
         if not has_embeddings(ws, n):
             raise LwaError(f"no {n} attribute map in {ws.root}; run `lwa embeddings {n} --path "
@@ -66,7 +66,7 @@ def sample_allwords(ws: Workspace, split: str, name: str, *,
     options: a sample drawn with another oracle is not silently reused.
     """
     if instances < 1:
-        raise LwaUsageError("--instances must be at least 1")
+        raise param_error("instances", instances, "must be at least 1")
     _check_subset_seconds(max_subset_seconds)
     ws.check()
     maps = _vocabulary_maps(ws, vocabulary)

@@ -14,7 +14,7 @@ import numpy as np
 
 from lwa_cli.data import sampling
 from lwa_cli.data.filelist import read_audio_list
-from lwa_cli.errors import LwaError, LwaUsageError
+from lwa_cli.errors import LwaError, param_error
 from lwa_cli.pipeline.sample import _existing, _locked
 from lwa_cli.progress import SILENT, Reporter
 from lwa_cli.workspace import Workspace
@@ -33,7 +33,7 @@ def sample_frames_from_list(ws: Workspace, split: str, name: str, *, list_file: 
     the sample's place in the workspace (e.g. ``buckeye-val``).
     """
     if utterances is not None and utterances < 1:
-        raise LwaUsageError("--utterances must be at least 1")
+        raise param_error("utterances", utterances, "must be at least 1")
     path = Path(list_file).expanduser().resolve()
     if not path.is_file():
         raise LwaError(f"audio list {path} not found (--from-list)")

@@ -18,7 +18,8 @@ from lwa_cli.analysis.boundaries import check_matching, reference_boundaries
 from lwa_cli.analysis.segmentation import FRAME_PERIOD, TOLERANCE, SegmentationGrid, tune_layer
 from lwa_cli.data.alignments import Segments, SplitAlignments
 from lwa_cli.data.corpus import expand_split
-from lwa_cli.errors import LwaError, LwaUsageError
+from lwa_cli.errors import LwaError, LwaUsageError, param_error
+from lwa_cli.models.layers import is_transformer, layer_index
 from lwa_cli.pipeline.extract import open_features, select_layers
 from lwa_cli.pipeline.prepare import load_split
 from lwa_cli.pipeline.results import ResultSpec, artefact_input, features_input, score_layers
@@ -49,28 +50,28 @@ def segment_tag(matching: str, tolerance: float) -> str | None:
 
 def check_tolerance(tolerance: float) -> float:
     if not (math.isfinite(tolerance) and tolerance >= 0):
-        raise LwaUsageError(f"--tolerance must be a number of seconds >= 0, got {tolerance}")
+        raise param_error("tolerance", tolerance, "must be a number of seconds >= 0.")
     return float(tolerance)
 
 
 def layer_frame_period(spec: dict, layer: str) -> float:
     """Seconds between the frames of a layer: conv block k strides by the product of the
     first k strides; T layers (and the last conv block) by the whole stack's."""
-    if layer.startswith("T"):
+    if is_transformer(layer):
         return 1.0 / float(spec["frame_rate_hz"])
-    k = int(layer[1:])
+    k = layer_index(layer)
     return float(np.prod([stride for _, _, stride in spec["conv_layers"][:k]])) / _SAMPLE_RATE
 
 
 def segmentable_layers(features: FeatureFile, layers: Sequence[str] | None,
-                       reporter: Reporter = SILENT) -> list[str]:
+                       reporter: Reporter = SILENT, *, param: str = "layers") -> list[str]:
     """The requested layers (default: every extracted one at 20 ms frames).
 
     The segmentation's frame arithmetic (boundary times ``frame × 0.02 s``, the interval
     files' ``2b + 1``) assumes 20 ms frames: a named layer at another rate is a usage error;
     by default such layers are skipped with a warning.
     """
-    names = select_layers(features, layers)
+    names = select_layers(features, layers, param=param)
     spec = features.meta["spec"]
     other = [n for n in names if abs(layer_frame_period(spec, n) - FRAME_PERIOD) > _RATE_TOLERANCE]
     if other and layers:

@@ -5,7 +5,9 @@
 from the stored `segment tune` result of that layer, and writes ``DIR/<utt_id>.txt`` per
 utterance plus ``DIR/segmentation.json`` (configuration, provenance, boundary frames).
 ``reference`` writes the word intervals of a LibriSpeech sample's prepared alignments in the
-same layout, so ``lwa segment score`` can check a hypothesis folder against them.
+same layout, so ``lwa segment score`` can check a hypothesis folder against them
+(`lwa_cli.data.intervals.score_interval_dirs`, with the tolerance in frames from
+`interval_tolerance_frames`).
 """
 
 from __future__ import annotations
@@ -20,8 +22,13 @@ import numpy as np
 from lwa_cli import __version__
 from lwa_cli.analysis.boundaries import is_left_out
 from lwa_cli.analysis.segmentation import FRAME_PERIOD, TOLERANCE, check_metric, segment
-from lwa_cli.data.intervals import frames_to_intervals, words_to_intervals, write_interval_dir
-from lwa_cli.errors import LwaError, LwaUsageError
+from lwa_cli.data.intervals import (
+    FRAMES_PER_SECOND,
+    frames_to_intervals,
+    words_to_intervals,
+    write_interval_dir,
+)
+from lwa_cli.errors import LwaError, LwaUsageError, param_error
 from lwa_cli.pipeline.extract import open_features
 from lwa_cli.pipeline.prepare import load_split
 from lwa_cli.pipeline.results import features_input
@@ -106,15 +113,16 @@ def run_segment_apply(ws: Workspace, *, model: str, split: str, sample: str, lay
     """
     given = [v is not None for v in (prominence, metric, window)]
     if from_tune and any(given):
-        raise LwaUsageError("--from-tune takes the configuration from the tune result; leave "
-                            "out --prominence, --metric and --window")
+        raise LwaUsageError("`from_tune` takes the configuration from the tune result; leave "
+                            "out `prominence`, `metric` and `window`", params=_CONFIG)
     if not from_tune and not all(given):
-        raise LwaUsageError("give --prominence, --metric and --window, or --from-tune")
+        raise LwaUsageError("give `prominence`, `metric` and `window`, or `from_tune`",
+                            params=_CONFIG)
     out = Path(out)
     with open_features(ws, model, split, sample, "frame") as feats:
-        names = segmentable_layers(feats, [layer])
+        names = segmentable_layers(feats, [layer], param="layer")
         if len(names) != 1:
-            raise LwaUsageError(f"--layer {layer} names {len(names)} layers; apply one layer")
+            raise param_error("layer", layer, f"names {len(names)} layers; apply one layer")
         name = names[0]
         source: dict[str, Any] = {"kind": "options"}
         if from_tune:
@@ -129,9 +137,9 @@ def run_segment_apply(ws: Workspace, *, model: str, split: str, sample: str, lay
                           f"window {window} (F {record['f1']:.4f} on {record['split']})")
         metric = check_metric(str(metric))
         if not (np.isfinite(prominence) and prominence >= 0):
-            raise LwaUsageError(f"--prominence must be a finite number >= 0, got {prominence}")
+            raise param_error("prominence", prominence, "must be a finite number >= 0")
         if int(window) < 1:
-            raise LwaUsageError(f"--window must be at least 1, got {window}")
+            raise param_error("window", window, "must be at least 1")
         config = {"layer": name, "prominence": float(prominence), "metric": metric,
                   "window": int(window), "source": source}
         units, lengths = frame_lengths(feats, name)
@@ -204,3 +212,39 @@ def write_reference_intervals(ws: Workspace, *, split: str, sample: str, out: Pa
 
 def summary_dict(summary: IntervalsSummary) -> dict[str, Any]:
     return json.loads(json.dumps(asdict(summary)))
+
+
+_CONFIG = ("from_tune", "prominence", "metric", "window")
+
+
+def interval_tolerance_frames(tolerance: float) -> tuple[int, str | None]:
+    """A tolerance in seconds as the interval files' 10 ms frames, and a note if any.
+
+    Every ``--tolerance`` is in seconds. ``segment score`` took 10 ms frames before, so a
+    whole number ≥ 1 (``2``: no word-boundary tolerance is a second or more) is still read
+    as frames, with a note that says so (None otherwise); the note names the parameter
+    ``tolerance`` as errors do.
+
+    Raises
+    ------
+    LwaUsageError : a negative or non-finite tolerance, a fraction of a second that is not a
+        whole number of 10 ms frames, or one of a second or more that is not whole.
+    """
+    value = float(tolerance)
+    if not (np.isfinite(value) and value >= 0):
+        raise param_error("tolerance", tolerance, "must be a number of seconds >= 0.")
+    if value >= 1:
+        if not value.is_integer():
+            raise param_error("tolerance", tolerance, "is a second or more; give seconds, "
+                              "e.g. tolerance=0.02 for ±20 ms.")
+        frames = int(value)
+        seconds = frames / FRAMES_PER_SECOND
+        return frames, (f"tolerance={value:g} is read as {frames} frames of 10 ms "
+                        f"(±{seconds:g} s), the old unit; the unit is seconds now: give "
+                        f"tolerance={seconds:g}")
+    frames = round(value * FRAMES_PER_SECOND)
+    if abs(frames - value * FRAMES_PER_SECOND) > 1e-6:
+        raise param_error("tolerance", tolerance, "is not a whole number of 10 ms frames "
+                          "(the interval files' unit); e.g. 0.02 for ±20 ms.")
+    return frames, None
+

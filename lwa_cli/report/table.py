@@ -13,12 +13,12 @@ from __future__ import annotations
 import csv
 import io
 import math
-import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
+from lwa_cli.models.layers import layer_index, layer_kind, split_layer
 from lwa_cli.models.registry import get_spec
 from lwa_cli.report.analyses import info
 
@@ -44,16 +44,9 @@ AGGREGATE_COLUMNS: tuple[str, ...] = (
 )
 """Columns of an aggregated row, in order."""
 
-_LAYER_RE = re.compile(r"^([CT])(\d+)$")
 # Bookkeeping, not results.
 _DROPPED = frozenset({"lwa_format_version", "file", "provenance", "cached"})
 _REQUIRED = ("analysis", "model", "split", "sample", "layer", "score")
-
-
-def parse_layer(name: str) -> tuple[str, int] | None:
-    """``"C3"`` → ``("C", 3)``, ``"T10"`` → ``("T", 10)``; None for anything else."""
-    match = _LAYER_RE.match(name)
-    return (match.group(1), int(match.group(2))) if match else None
 
 
 def layer_position(name: str, n_conv: int) -> int:
@@ -63,10 +56,7 @@ def layer_position(name: str, n_conv: int) -> int:
     ------
     ValueError : `name` is not a canonical layer name.
     """
-    parsed = parse_layer(name)
-    if parsed is None:
-        raise ValueError(f"not a layer name: {name!r}")
-    kind, number = parsed
+    kind, number = layer_kind(name), layer_index(name)
     return number if kind == "C" else n_conv + 1 + number
 
 
@@ -93,7 +83,7 @@ def model_geometry(model: str, layers: Iterable[str],
         known = (entry.n_conv, entry.n_layers) if entry else (0, 0)
     n_conv, n_trans = known
     for name in layers:
-        parsed = parse_layer(name)
+        parsed = split_layer(name)
         if parsed is None:
             continue
         kind, number = parsed
@@ -110,10 +100,7 @@ def layer_depth(name: str, n_conv: int, n_trans: int) -> float:
     Transformer depth is what lines base (L = 12) and large (L = 24) models up; conv layers
     are on an axis of their own, so they never shift the transformer's positions.
     """
-    parsed = parse_layer(name)
-    if parsed is None:
-        raise ValueError(f"not a layer name: {name!r}")
-    kind, number = parsed
+    kind, number = layer_kind(name), layer_index(name)
     return number / max(n_trans if kind == "T" else n_conv, 1)
 
 
@@ -180,7 +167,7 @@ def _problem(record: Mapping[str, Any]) -> str | None:
         return f"lacks {', '.join(missing)}"
     if not _is_number(record["score"]):
         return f"has a non-numeric score {record['score']!r}"
-    if not isinstance(record["layer"], str) or parse_layer(record["layer"]) is None:
+    if not isinstance(record["layer"], str) or split_layer(record["layer"]) is None:
         return f"has an unknown layer {record['layer']!r}"
     return None
 
@@ -225,7 +212,7 @@ def tidy_rows(records: Sequence[Mapping[str, Any]],
         model = str(record["model"])
         n_conv, n_trans = geometry[model]
         layer = record["layer"]
-        kind, number = parse_layer(layer)
+        kind, number = split_layer(layer)
         iteration = record.get("iter")
         trial_std, n_trials = _trial_spread(record)
         rows.append({
