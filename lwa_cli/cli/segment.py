@@ -152,6 +152,9 @@ def score(ctx: typer.Context,
                                    "interval files."),
           tolerance: int = typer.Option(2, "--tolerance", min=0,
                                         help="Tolerance in 10 ms frames (vqwordseg: 2)."),
+          allow_overlap: bool = typer.Option(False, "--allow-overlap",
+                                             help="Score files with overlapping intervals "
+                                                  "(refused by default) and count them."),
           as_json: bool = JSON_OPT) -> None:
     """vqwordseg word-boundary P/R/F/OS/R-value and word-token P/R/F of two folders."""
     from dataclasses import asdict
@@ -159,7 +162,10 @@ def score(ctx: typer.Context,
     from lwa_cli.data.intervals import score_interval_dirs
 
     st = state(ctx)
-    res = score_interval_dirs(ref, hyp, tolerance)
+    res = score_interval_dirs(ref, hyp, tolerance, allow_overlap=allow_overlap)
+    if res.overlaps:
+        st.reporter.warn(f"{res.overlaps} interval(s) overlap the previous one in the scored "
+                         "files (accepted with --allow-overlap; only interval ends count)")
     if res.missing_ref:
         st.reporter.warn(f"{len(res.missing_ref)} hypothesis file(s) have no reference and were "
                          f"skipped (e.g. {res.missing_ref[0]})")
@@ -168,7 +174,8 @@ def score(ctx: typer.Context,
     if as_json:
         print_json({"boundary": asdict(res.boundary), "word_token": asdict(res.word_token),
                     "tolerance_frames": tolerance, "utterances": len(res.utt_ids),
-                    "missing_ref": list(res.missing_ref), "empty": list(res.empty)})
+                    "missing_ref": list(res.missing_ref), "empty": list(res.empty),
+                    "overlaps": res.overlaps})
         return
     table = Table(title=f"{hyp} against {ref} (±{tolerance} frames, {len(res.utt_ids)} "
                         "utterances)")
