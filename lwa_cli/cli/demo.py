@@ -19,9 +19,11 @@ from lwa_cli.errors import LwaError
 
 def _folder(dest: Path) -> Path:
     """DEST as a folder to write into: refused in one line when it is something else."""
-    if dest.exists() and not dest.is_dir():
-        raise LwaError(f"DEST {dest} exists and is not a folder; give a folder (new or "
-                       "existing) to write the demo files into")
+    for path in (dest, *dest.parents):
+        if path.exists() and not path.is_dir():
+            what = "exists and is not a folder" if path == dest else f"is inside {path}, a file"
+            raise LwaError(f"DEST {dest} {what}; give a folder (new or existing) to write the "
+                           "demo files into")
     return dest
 
 
