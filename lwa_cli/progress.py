@@ -20,6 +20,7 @@ from rich.progress import (
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
+from rich.text import Text
 
 # advance(n, seconds): n more units done, covering `seconds` of audio (0 if not audio).
 Advance = Callable[..., None]
@@ -74,7 +75,7 @@ class PlainProgress:
                 text += f", {elapsed:.0f} s"
         else:
             text += f" {self.unit}, {elapsed:.0f} s"
-        self.console.print(text, highlight=False, soft_wrap=True, markup=False)
+        self.console.print(text, highlight=False, soft_wrap=True, markup=False, emoji=False)
         self.console.file.flush()
         self.last_time = self.clock()
 
@@ -96,7 +97,7 @@ class RichReporter(Reporter):
     """
 
     def __init__(self, console: Console | None = None, quiet: bool = False) -> None:
-        self.console = console or Console(stderr=True)
+        self.console = console or Console(stderr=True, markup=False, emoji=False)
         self.quiet = quiet
         self.warnings: list[str] = []
 
@@ -108,8 +109,9 @@ class RichReporter(Reporter):
         if not self.console.is_terminal:
             yield PlainProgress(self.console, description, total, unit).advance
             return
-        columns = [SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(),
-                   MofNCompleteColumn(), TextColumn("{task.fields[rate]}"),
+        columns = [SpinnerColumn(), TextColumn("{task.description}", style="bold", markup=False),
+                   BarColumn(),
+                   MofNCompleteColumn(), TextColumn("{task.fields[rate]}", markup=False),
                    TimeElapsedColumn(), TimeRemainingColumn()]
         with Progress(*columns, console=self.console, transient=False) as progress:
             task_id = progress.add_task(description, total=total, rate="")
@@ -131,9 +133,10 @@ class RichReporter(Reporter):
     def warn(self, message: str) -> None:
         self.warnings.append(message)
         if not self.quiet:
-            self.console.print(f"[yellow]warning:[/yellow] {message}", highlight=False,
-                               soft_wrap=True)
+            self.console.print(Text.assemble(("warning:", "yellow"), " ", str(message)),
+                               highlight=False, soft_wrap=True)
 
     def info(self, message: str) -> None:
         if not self.quiet:
-            self.console.print(message, highlight=False, soft_wrap=True)
+            self.console.print(message, highlight=False, soft_wrap=True, markup=False,
+                               emoji=False)

@@ -141,7 +141,7 @@ def test_shards_combine_to_the_unsharded_file_and_missing_shards_are_refused(env
     whole.rename(whole.with_suffix(".bak"))
     extract_features(ws, shard=(0, 3), **kwargs)
     extract_features(ws, shard=(2, 3), **kwargs)
-    with pytest.raises(LwaError, match=r"missing parts"):
+    with pytest.raises(LwaError, match=r"segments: missing shard 1/3; make them with `lwa extract"):
         combine_features(ws, model=W2V, split="dev-clean", sample="1", span="word")
     extract_features(ws, shard=(1, 3), **kwargs)
     summary = combine_features(ws, model=W2V, split="dev-clean", sample="1", span="word")

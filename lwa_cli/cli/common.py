@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import re
 import sys
 from dataclasses import dataclass
@@ -12,6 +13,7 @@ from typing import Any
 
 import typer
 from rich.console import Console, ConsoleDimensions
+from rich.text import Text
 from typer.core import TyperCommand, TyperGroup
 
 from lwa_cli.errors import LwaError, LwaUsageError
@@ -19,7 +21,11 @@ from lwa_cli.progress import RichReporter
 from lwa_cli.workspace import Workspace
 
 # Data (tables, JSON) go to stdout; status, progress, warnings and errors to stderr.
-err_console = Console(stderr=True)
+# Every console lwa prints through is literal (markup and emoji codes off): text from the user
+# (paths, file contents, option values) in a message, title or table cell is printed as it is.
+# Where lwa itself styles a part of a line it passes a `Text` (see `labelled`).
+LITERAL = {"markup": False, "emoji": False}
+err_console = Console(stderr=True, **LITERAL)
 _UNLIMITED = 1 << 14  # a table on a pipe or in a file is never cut to the terminal width
 
 
@@ -36,11 +42,53 @@ class _DataConsole(Console):
         Console.size.fset(self, new_size)
 
 
-out_console = _DataConsole()
+out_console = _DataConsole(**LITERAL)
+
+
+def labelled(label: str, style: str, message: object) -> Text:
+    """``label message`` with only the label styled (e.g. ``error:`` in red); the message is
+    literal whatever it holds."""
+    return Text.assemble((label, style), " ", str(message))
+
+
+#: Exit status of a data command whose stdout reader went away (`lwa results | head -1`):
+#: what a shell reports for a tool ended by SIGPIPE (128 + 13).
+CLOSED_PIPE_EXIT = 141
+
+
+def is_closed_pipe(exc: BaseException) -> bool:
+    """Whether `exc` means stdout's reader went away: a `BrokenPipeError`, or the
+    ``SystemExit(1)`` that rich raises while handling one (`Console.on_broken_pipe`)."""
+    return isinstance(exc, BrokenPipeError) or (
+        isinstance(exc, SystemExit) and isinstance(exc.__context__, BrokenPipeError))
+
+
+def closed_pipe_exit(code: int = CLOSED_PIPE_EXIT):
+    """End quietly after a write to a closed stdout: no message, no traceback, exit `code`.
+
+    stdout is pointed at /dev/null first, so the interpreter's final flush of what is still
+    buffered cannot fail again (Python's documented SIGPIPE recipe).
+    """
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # stdout without a descriptor (e.g. a test's capture)
+        pass
+    raise typer.Exit(code)
 
 
 class _PlainFlags:
-    """Help shows a flag as ``--force``, not ``--force <bool>`` (newer typer adds the type)."""
+    """Help shows a flag as ``--force``, not ``--force <bool>`` (newer typer adds the type);
+    help cut short by a closed pipe (`lwa --help | head -1`) exits 0."""
+
+    def make_context(self, info_name, args, parent=None, **extra):
+        try:  # help (and no-args help) is printed while the context is made
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except (BrokenPipeError, SystemExit) as exc:
+            if not is_closed_pipe(exc):
+                raise
+            closed_pipe_exit(0)
 
     def get_params(self, ctx):
         params = super().get_params(ctx)
@@ -71,9 +119,10 @@ class AppState:
         return RichReporter(err_console, quiet=self.quiet)
 
     def say(self, message: str) -> None:
-        """A status line on stderr (not data: `--quiet` silences it)."""
+        """A status line on stderr (not data: `--quiet` silences it), printed literally."""
         if not self.quiet:
-            err_console.print(message, highlight=False, soft_wrap=True)
+            err_console.print(message, highlight=False, soft_wrap=True, markup=False,
+                              emoji=False)
 
 
 def state(ctx: typer.Context) -> AppState:

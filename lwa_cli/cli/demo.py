@@ -17,6 +17,18 @@ from lwa_cli.cli.common import (
     seed_option,
     split_option,
 )
+from lwa_cli.errors import LwaError
+
+
+def _folder(dest: Path) -> Path:
+    """DEST as a folder to write into: refused in one line when it is something else."""
+    for path in (dest, *dest.parents):
+        if path.exists() and not path.is_dir():
+            what = "exists and is not a folder" if path == dest else f"is inside {path}, a file"
+            raise LwaError(f"DEST {dest} {what}; give a folder (new or existing) to write the "
+                           "demo files into")
+    return dest
+
 
 demo_app = typer.Typer(help="Write the bundled demo corpus, tiny demo models and a demo STS set.",
                        no_args_is_help=True, cls=PlainFlagsGroup)
@@ -30,7 +42,7 @@ def corpus(dest: Path = typer.Argument(..., help="Directory to write LibriSpeech
     """Write the bundled synthetic speech corpus (LibriSpeech layout + TextGrids)."""
     from lwa_cli.demo.corpus import write_demo_corpus
 
-    written = write_demo_corpus(dest, force=force)
+    written = write_demo_corpus(_folder(dest), force=force)
     info = {"corpus": str(written.corpus_root), "alignments": str(written.alignments_root),
             "splits": list(written.splits)}
     if as_json:
@@ -48,7 +60,7 @@ def models(dest: Path = typer.Argument(..., help="Directory to write the checkpo
     (fairseq .pt) and WavLM (unilm .pt)."""
     from lwa_cli.demo.models import write_demo_models
 
-    written = write_demo_models(dest, seed=seed)
+    written = write_demo_models(_folder(dest), seed=seed)
     if as_json:
         print_json({name: str(path) for name, path in written.items()})
         return
@@ -75,7 +87,7 @@ def sts(dest: Path = typer.Argument(..., help="Directory to write sts.tsv into."
     from lwa_cli.demo.sts import SCORE_NOTE, write_demo_sts_manifest
 
     root = corpus_root or bundled_corpus_path() / "LibriSpeech"
-    manifest = dest / "sts.tsv"
+    manifest = _folder(dest) / "sts.tsv"
     rows = write_demo_sts_manifest(root, manifest, split=split, max_pairs_per_speaker=max_pairs,
                                    seed=seed)
     if as_json:
@@ -92,7 +104,7 @@ def oracles(dest: Path = typer.Argument(..., help="Directory to write semantic.t
     """Write the bundled demo attribute oracles (QVEC format, demo words only)."""
     from lwa_cli.demo.oracle_files import write_demo_oracles
 
-    written = write_demo_oracles(dest)
+    written = write_demo_oracles(_folder(dest))
     if as_json:
         print_json({name: str(path) for name, path in written.items()})
         return

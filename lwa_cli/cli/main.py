@@ -1,9 +1,11 @@
 """The `lwa` command: global options, error handling, and registration of the commands.
 
 The CLI is thin: each command parses its options, calls the Python API and prints. The exit
-codes are a contract: 0 success (``--help`` included), 1 a failure the user can act on
-(`LwaError`, one line on stderr), 2 a wrong command line (click's usage line and hint), 130
-interrupted; "internal error" is reserved for genuine bugs (traceback with ``--debug``).
+codes are a contract: 0 success (``--help`` included, also when its reader closes the pipe),
+1 a failure the user can act on (`LwaError`, one line on stderr), 2 a wrong command line
+(click's usage line and hint), 130 interrupted, 141 stdout closed by its reader (as a shell
+reports a tool ended by SIGPIPE; nothing printed); "internal error" is reserved for genuine
+bugs (traceback with ``--debug``). Messages are literal (see `cli.common.LITERAL`).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import sys
 from pathlib import Path
 
 import typer
+from rich.text import Text
 
 from lwa_cli import __version__
 from lwa_cli.cli import analysis as analysis_cmds
@@ -26,7 +29,16 @@ from lwa_cli.cli import report as report_cmds
 from lwa_cli.cli import results as results_cmds
 from lwa_cli.cli import segment as segment_cmds
 from lwa_cli.cli import status as status_cmds
-from lwa_cli.cli.common import AppState, LwaCommand, PlainFlagsGroup, cli_error, err_console
+from lwa_cli.cli.common import (
+    AppState,
+    LwaCommand,
+    PlainFlagsGroup,
+    cli_error,
+    closed_pipe_exit,
+    err_console,
+    is_closed_pipe,
+    labelled,
+)
 from lwa_cli.cli.compat import PASSTHROUGH
 from lwa_cli.errors import LwaError
 from lwa_cli.workspace import Workspace
@@ -77,8 +89,12 @@ class LwaGroup(PlainFlagsGroup):
         except LwaError as exc:
             _fail(ctx, cli_error(exc))  # API parameter names -> this command's flags
         except KeyboardInterrupt:
-            err_console.print("[red]interrupted[/red]")
+            err_console.print(Text("interrupted", style="red"))
             raise typer.Exit(130) from None
+        except (BrokenPipeError, SystemExit) as exc:  # stdout's reader went away (`| head -1`)
+            if not is_closed_pipe(exc):
+                raise
+            closed_pipe_exit()
         except OSError as exc:
             err = storage_error(exc, getattr(exc, "filename", None) or ".")
             _fail(ctx, err or exc, internal=err is None)
@@ -90,11 +106,11 @@ def _fail(ctx, exc: BaseException, internal: bool = False):
     if _debug(ctx):
         raise exc
     if internal:
-        err_console.print(f"[red]internal error:[/red] {type(exc).__name__}: {exc} "
-                          "(rerun with --debug for the traceback)", highlight=False,
-                          soft_wrap=True)
+        err_console.print(labelled("internal error:", "red", f"{type(exc).__name__}: {exc} "
+                                   "(rerun with --debug for the traceback)"),
+                          highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
-    err_console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+    err_console.print(labelled("error:", "red", exc), highlight=False, soft_wrap=True)
     if isinstance(exc, StorageError) and exc.hdf5_broken:
         # HDF5 cannot close a file after a failed write and would crash at exit: end here,
         # with the message out and a plain exit code (the partial file keeps finished work).

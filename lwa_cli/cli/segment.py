@@ -154,6 +154,9 @@ def score(ctx: typer.Context,
                                           help="Boundary tolerance in seconds (vqwordseg: 0.02). "
                                                "A whole number ≥ 1 is read as 10 ms frames, the "
                                                "old unit, with a note."),
+          allow_overlap: bool = typer.Option(False, "--allow-overlap",
+                                             help="Score files with overlapping intervals "
+                                                  "(refused by default) and count them."),
           as_json: bool = JSON_OPT) -> None:
     """vqwordseg word-boundary P/R/F/OS/R-value and word-token P/R/F of two folders."""
     from dataclasses import asdict
@@ -165,7 +168,10 @@ def score(ctx: typer.Context,
     frames, note = interval_tolerance_frames(tolerance)
     if note:
         st.reporter.warn(flags_in(note, ("tolerance",)))
-    res = score_interval_dirs(ref, hyp, frames)
+    res = score_interval_dirs(ref, hyp, frames, allow_overlap=allow_overlap)
+    if res.overlaps:
+        st.reporter.warn(f"{res.overlaps} interval(s) overlap the previous one in the scored "
+                         "files (accepted with --allow-overlap; only interval ends count)")
     seconds = frames / FRAMES_PER_SECOND
     if res.missing_ref:
         st.reporter.warn(f"{len(res.missing_ref)} hypothesis file(s) have no reference and were "
@@ -176,7 +182,8 @@ def score(ctx: typer.Context,
         print_json({"boundary": asdict(res.boundary), "word_token": asdict(res.word_token),
                     "tolerance_frames": frames, "tolerance_s": seconds,
                     "utterances": len(res.utt_ids),
-                    "missing_ref": list(res.missing_ref), "empty": list(res.empty)})
+                    "missing_ref": list(res.missing_ref), "empty": list(res.empty),
+                    "overlaps": res.overlaps})
         return
     table = Table(title=f"{hyp} against {ref} (±{seconds:g} s = {frames} frames, "
                         f"{len(res.utt_ids)} utterances)")

@@ -7,6 +7,11 @@ line, ``start end label`` separated by white space, ``start``/``end`` integer fr
 ``_``); its ``main()`` maps hypothesis labels through ``int()``, so lwa writes ``0_`` by
 default (the reference wrote ``xxx``, which makes that ``main()`` crash). An empty file
 means "no intervals": vqwordseg drops such an utterance, and so does `score_intervals`.
+Both of vqwordseg's writers (and lwa's) write consecutive intervals that partition the
+utterance, and its reader keeps only the ends (the last one is the utterance length), so an
+interval that starts before the previous one ends, or intervals out of time order, have no
+meaning there: `read_intervals` refuses them at ``file:line``. ``allow_overlap=True`` accepts
+overlaps (not disorder) and `overlap_count` says how many there were.
 
 Scoring follows vqwordseg: an interval list becomes a boolean boundary vector of length = the
 last ``end``, True at ``end − 1`` of every interval (`boundary_indices`);
@@ -118,15 +123,20 @@ def write_interval_dir(
     return paths
 
 
-def read_intervals(path: str | os.PathLike[str]) -> list[Interval]:
-    """Read one interval file; errors name ``file:line``. Blank lines are ignored."""
+def read_intervals(path: str | os.PathLike[str], *, allow_overlap: bool = False,
+                   ) -> list[Interval]:
+    """Read one interval file; errors name ``file:line``. Blank lines are ignored.
+
+    Intervals must be in time order (neither start nor end before the previous one's) and,
+    unless `allow_overlap`, must not start before the previous interval ends.
+    """
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise LwaError(f"cannot read interval file {path} ({exc})") from exc
     intervals: list[Interval] = []
-    previous_end = 0
+    previous = (0, 0)
     for number, line in enumerate(text.splitlines(), start=1):
         fields = line.split()
         if not fields:
@@ -140,20 +150,33 @@ def read_intervals(path: str | os.PathLike[str]) -> list[Interval]:
                            f"{line.strip()!r}") from exc  # fmt: skip
         if not 0 <= start < end:
             raise LwaError(f"{path}:{number}: need 0 <= start < end, got {start} {end}")
-        if end < previous_end:
-            raise LwaError(f"{path}:{number}: intervals out of time order (end {end} after "
-                           f"{previous_end})")  # fmt: skip
-        previous_end = end
+        if end < previous[1] or start < previous[0]:
+            raise LwaError(f"{path}:{number}: intervals out of time order ({start} {end} after "
+                           f"{previous[0]} {previous[1]})")  # fmt: skip
+        if start < previous[1] and not allow_overlap:
+            raise LwaError(f"{path}:{number}: interval {start} {end} overlaps the previous one "
+                           f"({previous[0]} {previous[1]}); interval files partition the "
+                           "utterance (fix the file, or pass --allow-overlap to score it as it "
+                           "is)")  # fmt: skip
+        previous = (start, end)
         intervals.append((start, end, fields[2]))
     return intervals
 
 
-def read_interval_dir(directory: str | os.PathLike[str]) -> dict[str, list[Interval]]:
+def overlap_count(intervals: Sequence[Interval]) -> int:
+    """How many intervals start before the previous one ends."""
+    return sum(1 for (_, end, _), (start, _, _) in zip(intervals[:-1], intervals[1:], strict=True)
+               if start < end)
+
+
+def read_interval_dir(directory: str | os.PathLike[str], *, allow_overlap: bool = False,
+                      ) -> dict[str, list[Interval]]:
     """All ``*.txt`` interval files of a folder, by utterance id (file stem), sorted by id."""
     directory = Path(directory)
     if not directory.is_dir():
         raise LwaError(f"interval folder not found: {directory}")
-    return {path.stem: read_intervals(path) for path in sorted(directory.glob("*.txt"))}
+    return {path.stem: read_intervals(path, allow_overlap=allow_overlap)
+            for path in sorted(directory.glob("*.txt"))}
 
 
 def boundary_indices(intervals: Sequence[Interval]) -> tuple[np.ndarray, int]:
@@ -175,7 +198,8 @@ class IntervalScores:
     ``boundary`` is vqwordseg's word-boundary block (P, R, F, OS, R-value); ``word_token``
     its word-token block (P, R, F, OS; its R-value is computed the same way, vqwordseg does not
     print one). ``utt_ids`` were scored; ``missing_ref`` have a hypothesis but no reference
-    file; ``empty`` have an empty file on either side (dropped, as vqwordseg drops them).
+    file; ``empty`` have an empty file on either side (dropped, as vqwordseg drops them);
+    ``overlaps`` counts the overlapping intervals of the scored files (both sides).
     """
 
     boundary: BoundaryScores
@@ -183,6 +207,7 @@ class IntervalScores:
     utt_ids: tuple[str, ...]
     missing_ref: tuple[str, ...]
     empty: tuple[str, ...]
+    overlaps: int = 0
 
 
 def _pad(rows: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
@@ -245,19 +270,21 @@ def score_intervals(
         utt_ids=scored,
         missing_ref=missing,
         empty=empty,
+        overlaps=sum(overlap_count(refs[u]) + overlap_count(hyps[u]) for u in scored),
     )
 
 
 def score_interval_dirs(
-    ref_dir: str | os.PathLike[str], hyp_dir: str | os.PathLike[str], tolerance: int = 2
+    ref_dir: str | os.PathLike[str], hyp_dir: str | os.PathLike[str], tolerance: int = 2,
+    *, allow_overlap: bool = False,
 ) -> IntervalScores:
     """`score_intervals` of the interval files of two folders (``lwa segment score``)."""
-    hyps = read_interval_dir(hyp_dir)
+    hyps = read_interval_dir(hyp_dir, allow_overlap=allow_overlap)
     if not hyps:
         raise LwaError(f"no *.txt interval files in {hyp_dir}")
     ref_dir = Path(ref_dir)
     if not ref_dir.is_dir():
         raise LwaError(f"reference interval folder not found: {ref_dir}")
-    refs = {u: read_intervals(ref_dir / f"{u}.txt") for u in hyps
+    refs = {u: read_intervals(ref_dir / f"{u}.txt", allow_overlap=allow_overlap) for u in hyps
             if (ref_dir / f"{u}.txt").is_file()}  # fmt: skip
     return score_intervals(refs, hyps, tolerance)

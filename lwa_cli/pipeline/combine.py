@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -68,7 +69,7 @@ def _combine(ws: Workspace, model: str, split: str, sample: str, span: str, stem
         if ref["sample_fingerprint"] != smp.fingerprint:
             raise LwaError(f"the parts were extracted from an older {span} sample {sample!r}; "
                            "extract them again")
-        _check_coverage(files, smp, span)
+        _check_coverage(files, smp, span, ref)
         meta = {k: v for k, v in ref.items() if k not in ("part", "units")}
         meta["part"] = None
         meta["combined_from"] = [p.name for p in parts]
@@ -114,7 +115,7 @@ def _combine(ws: Workspace, model: str, split: str, sample: str, span: str, stem
     return CombineSummary(str(out_path), len(parts), len(pieces), rows)
 
 
-def _check_coverage(files: list[FeatureFile], smp, span: str) -> None:
+def _check_coverage(files: list[FeatureFile], smp, span: str, ref: dict) -> None:
     """Every utterance (frame) or segment (tokens) exactly once, else say what is missing."""
     if span in ("frame", "utt"):
         expected = np.arange(len(smp.utt_ids))
@@ -130,10 +131,83 @@ def _check_coverage(files: list[FeatureFile], smp, span: str) -> None:
         raise LwaError(f"{len(twice)} {what} appear in more than one part; remove the "
                        "overlapping part files (parts of different --shard n or --subset runs)")
     if len(missing):
-        have = ", ".join(f.path.name for f in files)
-        raise LwaError(f"the parts cover {len(expected) - len(missing)} of {len(expected)} "
-                       f"{what}; missing parts (have: {have}) — run the remaining "
-                       "`lwa extract --shard i/n` / `--subset j` commands first")
+        cover = f"the parts cover {len(expected) - len(missing)} of {len(expected)} {what}"
+        absent = missing_parts([f.meta["part"] for f in files], smp.n_subsets)
+        if not absent:  # parts of different --shard n: no single part is missing
+            raise LwaError(f"{cover}; the parts come from runs with different --shard n or "
+                           "--subset choices: extract the rest, or remove the parts and "
+                           "extract with one sharding")
+        names = ", ".join(_part_label(p) for p in absent)
+        commands = "; ".join(f"`{_extract_command(ref, p)}`" for p in absent[:3])
+        more = f" (and {len(absent) - 3} more like them)" if len(absent) > 3 else ""
+        raise LwaError(f"{cover}: missing {names}; make them with {commands}{more}, then "
+                       "combine again")
+
+
+Part = tuple[int | None, tuple[int, int] | None]  # (subset, (i, n) shard)
+
+
+def missing_parts(parts: list[dict], n_subsets: int) -> list[Part]:
+    """The parts that the recorded ``{"subset": j, "shard": [i, n]}`` of the present parts
+    imply but that are absent: every shard ``i`` of ``0..n-1`` of each sharding, and every
+    subset ``0..n_subsets-1`` once any part is a subset."""
+    by_subset: dict[int | None, list[dict]] = {}
+    for part in parts:
+        by_subset.setdefault(part.get("subset"), []).append(part)
+    subsets = sorted(by_subset, key=lambda s: -1 if s is None else s)
+    if any(s is not None for s in by_subset):
+        subsets = list(range(n_subsets))
+    out: list[Part] = []
+    for subset in subsets:
+        present = by_subset.get(subset, [])
+        if not present:
+            out.append((subset, None))
+            continue
+        if any(p.get("shard") is None for p in present):
+            continue  # a whole run of this subset
+        shards = {tuple(p["shard"]) for p in present}
+        for n in sorted({n for _, n in shards}):
+            out.extend((subset, (i, n)) for i in range(n) if (i, n) not in shards)
+    return out
+
+
+def _part_label(part: Part) -> str:
+    subset, shard = part
+    bits = ([f"subset {subset}"] if subset is not None else []) + \
+        ([f"shard {shard[0]}/{shard[1]}"] if shard is not None else [])
+    return " ".join(bits)
+
+
+def _layer_ranges(layers: list[str]) -> list[str]:
+    """``T0 T1 T2 C3`` as ``T0-T2 C3`` (runs of consecutive layers as ranges)."""
+    out: list[list] = []
+    for name in layers:
+        match = re.fullmatch(r"([A-Za-z]+)(\d+)", name)
+        if match and out and out[-1][0] == match[1] and out[-1][2] == int(match[2]) - 1:
+            out[-1][2] = int(match[2])
+        else:
+            out.append([match[1], int(match[2]), int(match[2])] if match else [name, None, None])
+    return [p if lo is None else f"{p}{lo}" if lo == hi else f"{p}{lo}-{p}{hi}"
+            for p, lo, hi in out]
+
+
+def _extract_command(meta: dict, part: Part) -> str:
+    """The `lwa extract` command line that makes one part with the other parts' options."""
+    subset, shard = part
+    words = ["lwa extract", f"--model {meta['model']}"]
+    if meta.get("checkpoint"):
+        words.append(f"--checkpoint {meta['checkpoint']}")
+    words += [f"--split {meta['split']}", f"--sample {meta['sample']}", f"--span {meta['span']}"]
+    if meta.get("rep", "contextualized") != "contextualized":
+        words.append(f"--rep {meta['rep']}")
+    words += [f"--layer {layer}" for layer in _layer_ranges(meta.get("layers", []))]
+    if meta.get("dtype", "float32") != "float32":
+        words.append(f"--dtype {meta['dtype']}")
+    if subset is not None:
+        words.append(f"--subset {subset}")
+    if shard is not None:
+        words.append(f"--shard {shard[0]}/{shard[1]}")
+    return " ".join(words)
 
 
 def _planned_tokens(f: FeatureFile, smp) -> np.ndarray:

@@ -15,20 +15,26 @@ from typing import Any
 import h5py
 
 from lwa_cli.workspace.core import Workspace, json_attr
-from lwa_cli.workspace.locks import is_locked
+from lwa_cli.workspace.locks import is_locked, writer_pid
 from lwa_cli.workspace.provenance import FreshnessChecker
 from lwa_cli.workspace.results import load_results
 
 
+def _read(path: Path) -> h5py.File:
+    """Open for reading without HDF5's file locking: the inventory must also read a file that
+    a running extraction holds open (it only reads what the writer has flushed)."""
+    return h5py.File(path, "r", locking=False)
+
+
 def _attrs(path: Path) -> dict[str, Any]:
-    with h5py.File(path, "r") as f:
+    with _read(path) as f:
         return {k: (v.decode() if isinstance(v, bytes) else v) for k, v in f.attrs.items()}
 
 
 def _alignments(ws: Workspace) -> list[dict[str, Any]]:
     out = []
     for path in sorted((ws.root / "alignments").glob("*.h5")):
-        with h5py.File(path, "r") as f:
+        with _read(path) as f:
             out.append({"split": path.stem, "utterances": int(f["utterances/id"].shape[0]),
                         "phone_segments": int(f["phones/label"].shape[0]),
                         "word_segments": int(f["words/label"].shape[0]),
@@ -47,7 +53,7 @@ def _samples(ws: Workspace, checker: FreshnessChecker) -> list[dict[str, Any]]:
             current, reason = checker.artefact("alignments", ws.rel(ws.alignments_path(source)))
             if reason or current != fp:
                 state = f"stale (alignments of {source} changed)"
-        with h5py.File(path, "r") as f:
+        with _read(path) as f:
             n_utts = int(f["utterances/id"].shape[0])
             n_tokens = int(f["tokens/label"].shape[0]) if "tokens" in f else None
         out.append({"split": split, "kind": kind, "sample": name, "seed": int(attrs["seed"]),
@@ -63,24 +69,29 @@ def _features(ws: Workspace, checker: FreshnessChecker) -> list[dict[str, Any]]:
         if path.name.startswith("."):  # lock and temporary files
             continue
         partial = path.name.endswith(".partial")
+        target = path.with_name(path.name.removesuffix(".partial"))
+        pid = writer_pid(target) if partial else None
         row: dict[str, Any] = {"model": path.parts[-4], "split": path.parts[-3],
                                "sample": path.parts[-2].removeprefix("sample-"),
                                "file": path.name, "size_mib": round(path.stat().st_size / 2**20, 2),
-                               "in_use": is_locked(path.with_name(path.name.removesuffix(
-                                   ".partial")))}
+                               "in_use": pid is not None or is_locked(target)}
+        writer = f", in use by pid {pid}" if pid is not None else ""
         try:
-            with h5py.File(path, "r") as f:
+            with _read(path) as f:
                 meta = json_attr(f, "meta", {})
                 datasets = json_attr(f, "datasets", []) or []
                 rows = int(f[datasets[0]].shape[0]) if datasets else 0
                 n_units = int(f["units/index"].shape[0]) if "units/index" in f else 0
-        except OSError as exc:
-            out.append({**row, "state": f"unreadable ({exc})", "layers": [], "rows": 0})
+        except (OSError, KeyError, ValueError) as exc:  # mid-write metadata, a broken file
+            state = (f"partial (in use by pid {pid}; progress not readable while it writes)"
+                     if pid is not None else f"unreadable ({exc})")
+            out.append({**row, "state": state, "layers": [], "rows": 0})
             continue
         row.update(layers=list(meta.get("layers", [])), rows=rows,
                    checkpoint=meta.get("checkpoint"))
         if partial:
-            row["state"] = f"partial ({n_units} of {len(meta.get('units', []))} utterances)"
+            row["state"] = (f"partial ({n_units} of {len(meta.get('units', []))} "
+                            f"utterances{writer})")
         else:
             _, reason = checker.artefact("features", ws.rel(path))
             row["state"] = f"stale ({reason})" if reason else "complete"

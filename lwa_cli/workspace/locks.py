@@ -86,3 +86,22 @@ def is_locked(path: Path) -> bool:
     finally:
         os.close(fd)
     return False
+
+
+def writer_pid(path: Path) -> int | None:
+    """The pid of the process holding the artefact for writing, None when no writer holds it
+    (free, or held by readers only)."""
+    lock = lock_path(path)
+    try:
+        fd = os.open(lock, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except OSError:  # an exclusive holder: a writer, which wrote its pid
+            pid = _holder(lock).strip(" ()").removeprefix("pid ")
+            return int(pid) if pid.isdigit() else None
+        return None
+    finally:
+        os.close(fd)
