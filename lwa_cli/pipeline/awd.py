@@ -15,7 +15,7 @@ import numpy as np
 
 from lwa_cli.analysis.awd import DISTANCES, TIE_RULE, awd_score, select_awd_tokens
 from lwa_cli.errors import LwaError, LwaUsageError
-from lwa_cli.pipeline.extract import open_features, select_layers
+from lwa_cli.pipeline.inputs import open_features, select_layers
 from lwa_cli.pipeline.results import ResultSpec, features_input, score_layers
 from lwa_cli.progress import SILENT, Reporter
 from lwa_cli.workspace import Workspace

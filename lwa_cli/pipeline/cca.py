@@ -29,7 +29,7 @@ from lwa_cli.errors import LwaError, LwaUsageError
 from lwa_cli.models.layers import parse_layers
 from lwa_cli.pipeline.cca_mel import mel_layers, mel_views, without_conv_layers
 from lwa_cli.pipeline.cca_targets import attribute_view
-from lwa_cli.pipeline.extract import open_features, resolve_device_name, select_layers
+from lwa_cli.pipeline.inputs import open_features, resolve_device_name, select_layers
 from lwa_cli.pipeline.results import (
     ResultSpec,
     artefact_input,

@@ -9,7 +9,7 @@ import numpy as np
 from lwa_cli.analysis.kmeans import FAISS_NITER, KMEANS
 from lwa_cli.analysis.mi import DEFAULTS, mi_score
 from lwa_cli.errors import LwaUsageError
-from lwa_cli.pipeline.extract import open_features, resolve_device_name, select_layers
+from lwa_cli.pipeline.inputs import open_features, resolve_device_name, select_layers
 from lwa_cli.pipeline.results import ResultSpec, features_input, score_layers
 from lwa_cli.progress import SILENT, Reporter
 from lwa_cli.workspace import Workspace

@@ -19,7 +19,7 @@ from lwa_cli.analysis.segmentation import FRAME_PERIOD, TOLERANCE, SegmentationG
 from lwa_cli.data.alignments import Segments, SplitAlignments
 from lwa_cli.data.corpus import expand_split
 from lwa_cli.errors import LwaError, LwaUsageError
-from lwa_cli.pipeline.extract import open_features, select_layers
+from lwa_cli.pipeline.inputs import open_features, select_layers
 from lwa_cli.pipeline.prepare import load_split
 from lwa_cli.pipeline.results import ResultSpec, artefact_input, features_input, score_layers
 from lwa_cli.progress import SILENT, Reporter

@@ -22,7 +22,7 @@ from lwa_cli.analysis.boundaries import is_left_out
 from lwa_cli.analysis.segmentation import FRAME_PERIOD, TOLERANCE, check_metric, segment
 from lwa_cli.data.intervals import frames_to_intervals, words_to_intervals, write_interval_dir
 from lwa_cli.errors import LwaError, LwaUsageError
-from lwa_cli.pipeline.extract import open_features
+from lwa_cli.pipeline.inputs import open_features
 from lwa_cli.pipeline.prepare import load_split
 from lwa_cli.pipeline.results import features_input
 from lwa_cli.pipeline.segment import (

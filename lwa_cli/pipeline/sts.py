@@ -14,7 +14,7 @@ import numpy as np
 
 from lwa_cli.analysis.sts import sts_score
 from lwa_cli.errors import LwaError
-from lwa_cli.pipeline.extract import open_features, select_layers
+from lwa_cli.pipeline.inputs import open_features, select_layers
 from lwa_cli.pipeline.results import ResultSpec, artefact_input, features_input, score_layers
 from lwa_cli.progress import SILENT, Reporter
 from lwa_cli.workspace import Workspace

@@ -13,7 +13,7 @@ from lwa_cli.analysis.wordsim import (
     read_benchmark,
     static_embeddings,
 )
-from lwa_cli.pipeline.extract import open_features, select_layers
+from lwa_cli.pipeline.inputs import open_features, select_layers
 from lwa_cli.pipeline.results import ResultSpec, features_input, score_layers
 from lwa_cli.progress import SILENT, Reporter
 from lwa_cli.workspace import Workspace
