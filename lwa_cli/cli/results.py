@@ -7,15 +7,9 @@ import math
 import typer
 from rich.table import Table
 
-from lwa_cli.cli.common import complete_model, out_console, state
+from lwa_cli.choices import ANALYSIS_NAMES
+from lwa_cli.cli.common import complete_from, complete_model, out_console, state
 from lwa_cli.errors import LwaUsageError
-
-
-def _complete_analysis(incomplete: str) -> list[str]:
-    """Shell completion of analysis names."""
-    from lwa_cli.report.analyses import ANALYSES
-
-    return [name for name in ANALYSES if name.startswith(incomplete)]
 
 
 def _number(value: float | None) -> str:
@@ -61,7 +55,7 @@ def results(ctx: typer.Context,
             model: list[str] = typer.Option([], "--model", autocompletion=complete_model,
                                             help="Only this model (repeatable)."),
             analysis: list[str] = typer.Option([], "--analysis",
-                                               autocompletion=_complete_analysis,
+                                               autocompletion=complete_from(ANALYSIS_NAMES),
                                                help="Only this analysis, e.g. cca-mel "
                                                     "(repeatable)."),
             split: list[str] = typer.Option([], "--split", help="Only this split (repeatable)."),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +23,13 @@ from lwa_cli.workspace.provenance import array_digest
 BUILTIN = ("wordsim353", "simlex999")
 
 
+@dataclass(frozen=True, kw_only=True)
+class WordsimOptions:
+    """The options that define a wordsim result: each benchmark's pairs, by digest."""
+
+    benchmarks: dict[str, str]
+
+
 def run_wordsim(ws: Workspace, *, model: str, split: str = "train-clean", sample: str = "1",
                 layers: Sequence[str] | None = None,
                 benchmarks: Mapping[str, Path] | None = None, force: bool = False,
@@ -38,10 +46,10 @@ def run_wordsim(ws: Workspace, *, model: str, split: str = "train-clean", sample
     with open_features(ws, model, split, sample, "wordsim") as feats:
         names = select_layers(feats, layers)
         labels = feats.rows("label")
-        options = {"benchmarks": {name: array_digest(np.array(p, dtype=str))
-                                  for name, p in sorted(pairs.items())}}
-        spec = ResultSpec("wordsim", model, split, sample, {"features": features_input(ws, feats)},
-                          options)
+        options = WordsimOptions(benchmarks={name: array_digest(np.array(p, dtype=str))
+                                             for name, p in sorted(pairs.items())})
+        spec = ResultSpec.build("wordsim", model, split, sample,
+                                {"features": features_input(ws, feats)}, options)
 
         def score(name: str) -> dict:
             words, emb = static_embeddings(feats.features(name), labels)

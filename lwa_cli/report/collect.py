@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lwa_cli.analyses import producers
 from lwa_cli.errors import LwaError, LwaUsageError
 from lwa_cli.workspace import Workspace
 from lwa_cli.workspace.features import FeatureFile
@@ -21,8 +22,8 @@ from lwa_cli.workspace.results import load_results
 
 from .table import aggregate, tidy_rows
 
-PRODUCERS = "`lwa cca`, `lwa mi`, `lwa wordsim`, `lwa segment tune`, `lwa awd` or `lwa sts`"
-"""The commands that store results, for error messages."""
+PRODUCERS = producers()
+"""The commands that store results, for error messages (from the analysis registry)."""
 
 
 @dataclass
