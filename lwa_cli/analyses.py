@@ -19,6 +19,7 @@ Add one `Analysis` to `ANALYSES` (the order is the report's and the messages' or
         score="ABX error rate",                   # what its ``score`` is (y label)
         higher_is_better=False,
         tag=(TagPart("distance", "{}", default="cosine"),),
+        variant_fields=("distance",),             # record fields shown as its variant
     )
 
 `tag` derives the file tag of a result from the result's ``options`` (see `result_tag`): each
@@ -93,6 +94,8 @@ class Analysis:
         up to fill the panel); None for no minimum (scores of unknown scale).
     higher_is_better : whether a larger ``score`` means more of the property.
     tag : the options that name a result variant's file (see `result_tag`).
+    variant_fields : record fields that make a different experiment, never averaged together
+        in the report (e.g. the CCA metric); the report's variant string lists them.
     """
 
     name: str
@@ -106,6 +109,7 @@ class Analysis:
     min_span: float | None = 0.1
     higher_is_better: bool = True
     tag: tuple[TagPart, ...] = ()
+    variant_fields: tuple[str, ...] = ()
 
 
 _CCA_Y = "{metric} similarity"  # the metric (pwcca, svcca, cka) is filled in per variant
@@ -115,11 +119,12 @@ _CCA_TAG = (TagPart("instance_cap", "cap{}", default=None),  # semantic/syntacti
             TagPart("metric", default="pwcca"),
             TagPart("mean_score", "mean", default=False))
 _CCA_STEP = "lwa_cli.pipeline.cca:run_cca"
+_CCA_VARIANT = ("other_model", "metric", "base_layer", "mean_score", "instance_cap")
 
 
 def _cca(experiment: str, title: str, short: str) -> Analysis:
     return Analysis(f"cca-{experiment}", _CCA_STEP, "lwa cca", title, short, _CCA_Y,
-                    tag=_CCA_TAG)
+                    tag=_CCA_TAG, variant_fields=_CCA_VARIANT)
 
 
 def _mi(span: str, default_clusters: int) -> Analysis:
@@ -129,7 +134,8 @@ def _mi(span: str, default_clusters: int) -> Analysis:
                     f"MI(cluster; {span}) / H({span})",
                     tag=(TagPart("iter", "iter{}"),
                          TagPart("n_clusters", "k{}", default=default_clusters),
-                         TagPart("kmeans", default="minibatch")))
+                         TagPart("kmeans", default="minibatch")),
+                    variant_fields=("train_split", "n_clusters", "kmeans"))
 
 
 _ENTRIES = (
@@ -154,18 +160,21 @@ _ENTRIES = (
              extra=(Measure("r_value", "R-value (best configuration)"),),
              # tolerance default: lwa_cli.analysis.segmentation.TOLERANCE (a test checks it)
              tag=(TagPart("matching", default="reference"),
-                  TagPart("tolerance", "tol{:g}", default=0.02))),
+                  TagPart("tolerance", "tol{:g}", default=0.02)),
+             variant_fields=("matching", "tolerance_s")),
     Analysis("awd", "lwa_cli.pipeline.awd:run_awd", "lwa awd",
              "Acoustic word discrimination (same-different AP)", "AWD", "average precision",
              tag=(TagPart("distance", default="cosine"), TagPart("mvn", "mvn", default=False),
                   TagPart("min_chars", "c{}", default=0),
                   TagPart("min_seconds", "s{:g}", default=0),
-                  TagPart("max_per_word", "k{}-seed{seed}", default=None))),
+                  TagPart("max_per_word", "k{}-seed{seed}", default=None)),
+             variant_fields=("distance", "mvn", "token_filter")),
     Analysis("sts", "lwa_cli.pipeline.sts:run_sts", "lwa sts",
              "Spoken STS (Spearman ρ of utterance cosines with the pair scores)", "STS",
              "Spearman ρ",
              tag=(TagPart("mean", "all", default=True),
-                  TagPart("exclude_same_speaker", "xspk", default=False))),
+                  TagPart("exclude_same_speaker", "xspk", default=False)),
+             variant_fields=("mode", "exclude_same_speaker")),
 )
 
 ANALYSES: dict[str, Analysis] = {a.name: a for a in _ENTRIES}
@@ -201,6 +210,11 @@ def producers() -> str:
     commands = [f"`{c}`" for c in dict.fromkeys(a.command for a in ANALYSES.values())]
     return ", ".join(commands[:-1]) + f" or {commands[-1]}" if len(commands) > 1 \
         else commands[0]
+
+
+def variant_fields() -> tuple[str, ...]:
+    """Every analysis's variant fields, in registry order (the report's variant columns)."""
+    return tuple(dict.fromkeys(f for a in ANALYSES.values() for f in a.variant_fields))
 
 
 def step_function(name: str):

@@ -12,9 +12,11 @@ import inspect
 import subprocess
 import sys
 from dataclasses import FrozenInstanceError
+from pathlib import Path
 
 import pytest
 
+import lwa_cli.pipeline
 from lwa_cli import choices
 from lwa_cli.analyses import ANALYSES, TagPart, get_analysis, producers, result_tag, step_function
 from lwa_cli.pipeline.awd import AWDOptions
@@ -312,22 +314,22 @@ def test_options_dataclasses_are_frozen_and_require_their_record_fields():
 
 
 def test_every_analysis_the_pipeline_stores_is_registered():
+    """Every pipeline module that stores results is a registered step, and back."""
     from lwa_cli.analysis.mi import DEFAULTS
     from lwa_cli.pipeline.cca import EXPERIMENTS
 
-    stored = {f"cca-{e}" for e in EXPERIMENTS} | {f"mi-{s}" for s in DEFAULTS} \
-        | {"wordsim", "segment", "awd", "sts"}
-    assert set(ANALYSES) == stored
+    pipeline = Path(lwa_cli.pipeline.__file__).parent
+    storing = {f"lwa_cli.pipeline.{p.stem}" for p in pipeline.glob("*.py")
+               if "score_layers(" in p.read_text() and p.stem != "results"}
+    for path in pipeline.glob("*.py"):  # specs come from options dataclasses only
+        assert "ResultSpec(" not in path.read_text(), path.name
+    steps = {entry.step.partition(":")[0] for entry in ANALYSES.values()}
+    assert storing == steps
+    assert {f"cca-{e}" for e in EXPERIMENTS} | {f"mi-{s}" for s in DEFAULTS} <= set(ANALYSES)
     for name, entry in ANALYSES.items():
         step = step_function(name)
         assert callable(step) and step.__name__.startswith("run_")
-        assert entry.command.startswith("lwa ")
-        # the step stores this analysis: its module builds specs named after it
-        source = inspect.getsource(sys.modules[step.__module__])
-        assert "ResultSpec.build(" in source
-        family = name.split("-")[0]
-        assert f'"{name}"' in source or f'f"{family}-{{' in source or \
-            f'ANALYSIS = "{name}"' in source
+        assert entry.command.startswith("lwa ") and entry.title and entry.short
 
 
 def test_choices_titles_and_messages_come_from_the_registry():
@@ -368,3 +370,22 @@ def test_registry_and_choices_import_no_heavy_modules():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
     assert out.stdout.strip() == "[]"
+
+
+OLD_VARIANT_FIELDS = (
+    "other_model", "metric", "base_layer", "mean_score", "train_split", "n_clusters", "kmeans",
+    "matching", "tolerance_s",
+    "distance", "mvn", "token_filter", "mode", "exclude_same_speaker", "instance_cap",
+)  # report/table.py before the registry
+
+
+def test_variant_columns_come_from_the_registry_and_keep_their_strings():
+    from lwa_cli.report.table import VARIANT_FIELDS, variant_of
+
+    assert set(VARIANT_FIELDS) == set(OLD_VARIANT_FIELDS)
+    for entry in ANALYSES.values():  # a record of one analysis: the same variant string
+        record = {field: f"v{i}" for i, field in enumerate(entry.variant_fields)}
+        old = "; ".join(f"{k}={record[k]}" for k in OLD_VARIANT_FIELDS if k in record)
+        assert variant_of(record) == old, entry.name
+    assert variant_of({"metric": "cka", "other_model": "hub", "mean_score": True}) == \
+        "other_model=hub; metric=cka; mean_score=true"
