@@ -389,3 +389,19 @@ def test_variant_columns_come_from_the_registry_and_keep_their_strings():
         assert variant_of(record) == old, entry.name
     assert variant_of({"metric": "cka", "other_model": "hub", "mean_score": True}) == \
         "other_model=hub; metric=cka; mean_score=true"
+
+
+def test_results_analysis_filter_suggests_a_registered_name():
+    from lwa_cli.errors import LwaUsageError
+    from lwa_cli.report.collect import select
+
+    records = [{"analysis": "cca-mel"}, {"analysis": "sts"}]
+    assert select(records, "analysis", ["sts"], "--analysis", known=tuple(ANALYSES)) == \
+        [{"analysis": "sts"}]
+    with pytest.raises(LwaUsageError) as err:
+        select(records, "analysis", ["cca-phnoe"], "--analysis", known=tuple(ANALYSES))
+    assert str(err.value) == ("--analysis cca-phnoe: no stored results; stored: cca-mel, sts "
+                              "(did you mean cca-phone?)")
+    with pytest.raises(LwaUsageError) as err:  # registered, just not stored: no hint
+        select(records, "analysis", ["awd"], "--analysis", known=tuple(ANALYSES))
+    assert str(err.value) == "--analysis awd: no stored results; stored: cca-mel, sts"
