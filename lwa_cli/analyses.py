@@ -8,7 +8,8 @@ or gensim): shell completion imports it on every tab.
 
 Adding an analysis
 ------------------
-Add one `Analysis` to `ANALYSES` (the order is the report's and the messages' order)::
+Add one `Analysis` to `_ENTRIES` below (its order is the report's, `lwa status`'s and the
+messages' order)::
 
     Analysis(
         name="abx",                               # the ``analysis`` of its stored records
@@ -27,7 +28,19 @@ Add one `Analysis` to `ANALYSES` (the order is the report's and the messages' or
 joined with ``-`` and no bits means no tag (the default variant). Two results whose options
 differ in a tag option therefore never share a file. The step builds its ``options`` from an
 options dataclass (`lwa_cli.pipeline.results.ResultSpec.build`), so the tag, the provenance
-and the stored fields all come from the same values.
+and the stored fields all come from the same values::
+
+    @dataclass(frozen=True, kw_only=True)
+    class ABXOptions:
+        distance: str = record_field()            # an option also stored in each record
+        seed: int                                 # an option only (provenance)
+
+    spec = ResultSpec.build("abx", model, split, sample, inputs, ABXOptions(...),
+                            extra={"n_triplets": n})  # record fields that are not options
+    return score_layers(ws, spec, layers, score, force=force, reporter=reporter)
+
+A test (tests/test_analyses_registry.py) checks that every pipeline module calling
+`score_layers` is some entry's `step`, and back.
 """
 
 from __future__ import annotations
