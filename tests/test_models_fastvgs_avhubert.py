@@ -202,7 +202,8 @@ def test_cca_mel_pairs_every_4th_mel_frame_with_40_ms_frames():
 def test_extract_on_the_demo_corpus(tmp_path):
     from lwa_cli.data.audio import load_audio
     from lwa_cli.demo.corpus import write_demo_corpus
-    from lwa_cli.pipeline.extract import extract_features, open_features
+    from lwa_cli.pipeline.extract import extract_features
+    from lwa_cli.pipeline.inputs import open_features
     from lwa_cli.pipeline.prepare import prepare_alignments
     from lwa_cli.pipeline.sample import sample_frames, sample_words
     from lwa_cli.workspace import Workspace

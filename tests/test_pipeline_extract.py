@@ -17,7 +17,8 @@ from lwa_cli.models.capture import extract_layers
 from lwa_cli.models.loading import load_model
 from lwa_cli.pipeline import extract as extract_mod
 from lwa_cli.pipeline.combine import combine_features
-from lwa_cli.pipeline.extract import extract_features, open_features
+from lwa_cli.pipeline.extract import extract_features
+from lwa_cli.pipeline.inputs import open_features
 from lwa_cli.pipeline.prepare import prepare_alignments
 from lwa_cli.pipeline.sample import sample_frames, sample_phones, sample_words
 from lwa_cli.workspace import Workspace

@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from lwa_cli.choices import KMEANS
+from lwa_cli.choices import KMEANS, MI_SPANS
 from lwa_cli.cli.common import (
     DEVICE_OPT,
     FORCE_RESULTS_OPT,
@@ -131,7 +131,7 @@ def show_records(ctx: typer.Context, records: list[dict], as_json: bool, title: 
 
 
 def mi(ctx: typer.Context,
-       span: str = typer.Argument(..., autocompletion=complete_from(("phone", "word")),
+       span: str = typer.Argument(..., autocompletion=complete_from(MI_SPANS),
                                   help="phone | word"),
        model: str = model_option(),
        layer: list[str] = LAYER_OPT,

@@ -8,21 +8,16 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
+from lwa_cli.choices import ANALYSIS_NAMES
 from lwa_cli.cli.common import (
     JSON_OPT,
+    complete_from,
     model_filter_option,
     out_console,
     print_json,
     state,
 )
 from lwa_cli.errors import LwaUsageError
-
-
-def _complete_analysis(incomplete: str) -> list[str]:
-    """Shell completion of analysis names."""
-    from lwa_cli.report.analyses import ANALYSES
-
-    return [name for name in ANALYSES if name.startswith(incomplete)]
 
 
 def _number(value: float | None) -> str:
@@ -105,7 +100,7 @@ def report(ctx: typer.Context,
                                     help="Report directory (default: <workspace>/report)."),
            model: list[str] = model_filter_option(),
            analysis: list[str] = typer.Option([], "--analysis",
-                                              autocompletion=_complete_analysis,
+                                              autocompletion=complete_from(ANALYSIS_NAMES),
                                               help="Report only this analysis, e.g. cca-mel "
                                                    "(repeatable)."),
            fmt: str = typer.Option("png", "--format", help="Figure format: png, pdf or svg."),

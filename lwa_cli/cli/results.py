@@ -7,8 +7,10 @@ import math
 import typer
 from rich.table import Table
 
+from lwa_cli.choices import ANALYSIS_NAMES
 from lwa_cli.cli.common import (
     LAYER_HELP,
+    complete_from,
     layer_option,
     model_filter_option,
     out_console,
@@ -16,13 +18,6 @@ from lwa_cli.cli.common import (
     state,
 )
 from lwa_cli.errors import LwaUsageError
-
-
-def _complete_analysis(incomplete: str) -> list[str]:
-    """Shell completion of analysis names."""
-    from lwa_cli.report.analyses import ANALYSES
-
-    return [name for name in ANALYSES if name.startswith(incomplete)]
 
 
 def _number(value: float | None) -> str:
@@ -67,7 +62,7 @@ def results_table(rows: list[dict]) -> Table:
 def results(ctx: typer.Context,
             model: list[str] = model_filter_option(),
             analysis: list[str] = typer.Option([], "--analysis",
-                                               autocompletion=_complete_analysis,
+                                               autocompletion=complete_from(ANALYSIS_NAMES),
                                                help="Only this analysis, e.g. cca-mel "
                                                     "(repeatable)."),
             split: list[str] = split_option([], "Only this split (repeatable)."),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 from rich.table import Table
 
+from lwa_cli.analyses import ANALYSES
 from lwa_cli.cli.common import JSON_OPT, out_console, print_json, state
 
 _COLUMNS = {
@@ -25,6 +26,12 @@ def _cell(value) -> str:
     return "" if value is None else str(value)
 
 
+def _in_registry_order(rows: list[dict]) -> list[dict]:
+    """Result groups in the analysis registry's order (the report's), unknown ones last."""
+    order = {name: i for i, name in enumerate(ANALYSES)}
+    return sorted(rows, key=lambda row: order.get(row.get("analysis"), len(order)))
+
+
 def status(ctx: typer.Context, as_json: bool = JSON_OPT) -> None:
     """Alignments, samples, feature files and results in the workspace, and which are stale."""
     from lwa_cli.workspace.inventory import describe_workspace
@@ -41,6 +48,6 @@ def status(ctx: typer.Context, as_json: bool = JSON_OPT) -> None:
         table = Table(title=f"{section} in {st.workspace.root}")
         for col in _COLUMNS[section]:
             table.add_column(col.replace("_", " "), overflow="fold")
-        for row in rows:
+        for row in _in_registry_order(rows) if section == "results" else rows:
             table.add_row(*(_cell(row.get(col)) for col in _COLUMNS[section]))
         out_console.print(table)

@@ -10,37 +10,42 @@ first; every unordered pair of the kept tokens is then a same/different trial (s
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
 from lwa_cli.analysis.awd import DISTANCES, TIE_RULE, awd_score, select_awd_tokens
 from lwa_cli.errors import LwaError, param_error
-from lwa_cli.pipeline.extract import open_features, select_layers
-from lwa_cli.pipeline.results import ResultSpec, features_input, score_layers
+from lwa_cli.pipeline.inputs import open_features, select_layers
+from lwa_cli.pipeline.results import ResultSpec, features_input, record_field, score_layers
 from lwa_cli.progress import SILENT, Reporter
 from lwa_cli.workspace import Workspace
 from lwa_cli.workspace.samples import load_sample
 
 
-def awd_filters(min_chars: int, min_seconds: float, max_per_word: int | None,
-                seed: int) -> dict:
-    """The token filter as stored in results (the seed only matters with a cap)."""
-    return {"min_chars": min_chars, "min_seconds": float(min_seconds),
-            "max_per_word": max_per_word, "seed": seed if max_per_word is not None else None}
+@dataclass(frozen=True, kw_only=True)
+class AWDOptions:
+    """The options that define an AWD result: distance, MVN and the token filter."""
 
+    distance: str = record_field()
+    mvn: bool = record_field()
+    min_chars: int
+    min_seconds: float
+    max_per_word: int | None
+    seed: int | None  # only matters with a cap: None without one
 
-def awd_tag(distance: str, mvn: bool, filters: dict) -> str | None:
-    """Result file tag: the non-default settings, so variants never overwrite each other."""
-    bits = [] if distance == "cosine" else [distance]
-    if mvn:
-        bits.append("mvn")
-    if filters["min_chars"]:
-        bits.append(f"c{filters['min_chars']}")
-    if filters["min_seconds"]:
-        bits.append(f"s{filters['min_seconds']:g}")
-    if filters["max_per_word"] is not None:
-        bits.append(f"k{filters['max_per_word']}-seed{filters['seed']}")
-    return "-".join(bits) or None
+    @classmethod
+    def of(cls, distance: str, mvn: bool, min_chars: int, min_seconds: float,
+           max_per_word: int | None, seed: int) -> AWDOptions:
+        return cls(distance=distance, mvn=mvn, min_chars=min_chars,
+                   min_seconds=float(min_seconds), max_per_word=max_per_word,
+                   seed=seed if max_per_word is not None else None)
+
+    @property
+    def filters(self) -> dict:
+        """The token filter as stored in results."""
+        return {"min_chars": self.min_chars, "min_seconds": self.min_seconds,
+                "max_per_word": self.max_per_word, "seed": self.seed}
 
 
 def token_filter_text(filters: dict) -> str:
@@ -67,7 +72,8 @@ def run_awd(ws: Workspace, *, model: str, split: str = "dev-clean", sample: str 
     """
     if distance not in DISTANCES:
         raise param_error("distance", distance, f"is not one of {', '.join(DISTANCES)}")
-    filters = awd_filters(min_chars, min_seconds, max_per_word, seed)
+    options = AWDOptions.of(distance, mvn, min_chars, min_seconds, max_per_word, seed)
+    filters = options.filters
     with open_features(ws, model, split, sample, "word") as feats:
         names = select_layers(feats, layers)
         labels = feats.rows("label")
@@ -82,12 +88,9 @@ def run_awd(ws: Workspace, *, model: str, split: str = "dev-clean", sample: str 
                            "is no same pair; relax `min_chars` / `min_seconds` / "
                            "`max_per_word` or sample more words",
                            params=("min_chars", "min_seconds", "max_per_word"))
-        options = {"distance": distance, "mvn": mvn, **filters}
-        spec = ResultSpec("awd", model, split, sample, {"features": features_input(ws, feats)},
-                          options, tag=awd_tag(distance, mvn, filters),
-                          fields={"distance": distance, "mvn": mvn,
-                                  "token_filter": token_filter_text(filters),
-                                  "filters": filters})
+        spec = ResultSpec.build("awd", model, split, sample,
+                                {"features": features_input(ws, feats)}, options,
+                                {"token_filter": token_filter_text(filters), "filters": filters})
 
         def score(name: str) -> dict:
             res = awd_score(feats.features(name)[...][keep], labels[keep], distance=distance,

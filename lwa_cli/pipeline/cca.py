@@ -18,6 +18,7 @@ Experiments and their views (x = layer features, y = property):
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -30,12 +31,15 @@ from lwa_cli.errors import LwaError, LwaUsageError, param_error
 from lwa_cli.models.layers import canonical_layer, is_conv, is_transformer, parse_layers
 from lwa_cli.pipeline.cca_mel import mel_layers, mel_views, without_conv_layers
 from lwa_cli.pipeline.cca_targets import attribute_view
-from lwa_cli.pipeline.extract import open_features, resolve_device_name, select_layers
+from lwa_cli.pipeline.inputs import open_features, resolve_device_name, select_layers
 from lwa_cli.pipeline.results import (
+    UNSET,
     ResultSpec,
+    Unset,
     artefact_input,
     derived_input,
     features_input,
+    record_field,
     score_layers,
 )
 from lwa_cli.pipeline.views import RowSubset, aligned_frames
@@ -50,19 +54,29 @@ TOKEN_SPAN = {"phone": "phone", "word": "word", "agwe": "word", "glove": "word",
               "semantic": "allwords", "syntactic": "allwords"}
 
 
-def result_tag(experiment: str, metric: str, mean_score: bool, base_layer: str,
-               other_model: str | None, instance_cap: int | None = None) -> str | None:
-    """File tag of a result: the non-default settings, so variants never overwrite."""
-    bits = [] if instance_cap is None else [f"cap{instance_cap}"]
-    if experiment == "inter":
-        bits.append(f"vs-{other_model}")
-    if experiment == "intra" and base_layer != "T0":
-        bits.append(f"base-{base_layer}")
-    if metric != "pwcca":
-        bits.append(metric)
-    if mean_score:
-        bits.append("mean")
-    return "-".join(bits) or None
+@dataclass(frozen=True, kw_only=True)
+class CCAOptions:
+    """The options that define a CCA result (`UNSET`: does not apply to the experiment)."""
+
+    metric: str = record_field()
+    mean_score: bool = record_field()
+    seed: int = record_field()
+    null_tol: float | None = record_field()
+    svd_keep: float | Unset  # svcca only
+    other_model: str | Unset = record_field()  # inter only
+    base_layer: str | Unset = record_field()  # intra only
+    instance_cap: int | None | Unset  # semantic/syntactic only (stored with the targets)
+
+    @classmethod
+    def of(cls, experiment: str, *, metric: str, mean_score: bool, seed: int,
+           null_tol: float | None, svd_keep: float, other_model: str | None,
+           base_layer: str, instance_cap: int | None) -> CCAOptions:
+        """The options of a run of `experiment` (those that do not apply left `UNSET`)."""
+        return cls(metric=metric, mean_score=mean_score, seed=seed, null_tol=null_tol,
+                   svd_keep=svd_keep if metric == "svcca" else UNSET,
+                   other_model=other_model if experiment == "inter" else UNSET,
+                   base_layer=base_layer if experiment == "intra" else UNSET,
+                   instance_cap=instance_cap if experiment in ATTRIBUTE_MAPS else UNSET)
 
 
 STABLE_NULL_TOL = 1e-12
@@ -184,27 +198,19 @@ def run_cca(ws: Workspace, experiment: str, *, model: str, split: str = "dev-cle
                              base_layer, files, reporter, instance_cap=instance_cap, seed=seed)
         inputs = {role: features_input(ws, f) for role, f in files.items()
                   if isinstance(f, FeatureFile)}
-        options: dict = {"metric": metric, "mean_score": mean_score, "seed": seed,
-                         "null_tol": null_tol}
-        if metric == "svcca":
-            options["svd_keep"] = svd_keep
-        fields: dict = {"metric": metric, "mean_score": mean_score, "seed": seed,
-                        "null_tol": null_tol}
-        if experiment == "inter":
-            options["other_model"] = fields["other_model"] = other_model
-        if experiment == "intra":
-            options["base_layer"] = fields["base_layer"] = base_layer
+        options = CCAOptions.of(experiment, metric=metric, mean_score=mean_score, seed=seed,
+                                null_tol=null_tol, svd_keep=svd_keep, other_model=other_model,
+                                base_layer=base_layer, instance_cap=instance_cap)
+        extra: dict = {}
         if "targets_ref" in files:
             inputs["targets"] = files["targets_ref"]
-            fields.update(targets=files["targets_source"],
-                          segments_dropped=int((~files["keep"]).sum()))
+            extra.update(targets=files["targets_source"],
+                         segments_dropped=int((~files["keep"]).sum()))
         if "target_fields" in files:  # attribute maps: dropped vs capped tokens, the cap
-            options["instance_cap"] = instance_cap
-            fields.update(files["target_fields"],
-                          segments_dropped=files["target_fields"]["tokens_dropped"])
-        spec = ResultSpec(f"cca-{experiment}", model, split, sample, inputs, options,
-                          tag=result_tag(experiment, metric, mean_score, base_layer,
-                                         other_model, instance_cap), fields=fields)
+            extra.update(files["target_fields"],
+                         segments_dropped=files["target_fields"]["tokens_dropped"])
+        spec = ResultSpec.build(f"cca-{experiment}", model, split, sample, inputs, options,
+                                extra)
 
         def score(name: str) -> dict:
             x, y, labels = _views(experiment, name, files, base_layer)

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from lwa_cli.errors import LwaError
 from lwa_cli.models.layers import parse_layers
 from lwa_cli.models.registry import get_spec
-from lwa_cli.pipeline.extract import select_layers
+from lwa_cli.pipeline.inputs import select_layers
 from lwa_cli.pipeline.rows import MEL_T
 from lwa_cli.pipeline.views import RowSubset, aligned_frames
 from lwa_cli.workspace import Workspace

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from lwa_cli.errors import LwaError
-from lwa_cli.pipeline.extract import feature_stem
+from lwa_cli.pipeline.inputs import feature_stem
 from lwa_cli.progress import SILENT, Reporter
 from lwa_cli.workspace import Workspace
 from lwa_cli.workspace.features import FeatureFile, FeatureWriter, find_partials, find_parts

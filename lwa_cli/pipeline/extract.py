@@ -29,14 +29,13 @@ from lwa_cli.models.fingerprints import checkpoint_fingerprint
 from lwa_cli.models.layers import is_conv, parse_layers, valid_range
 from lwa_cli.models.loading import LoadedModel, load_model
 from lwa_cli.models.registry import REGISTRY, ModelSpec, get_spec
+from lwa_cli.pipeline.inputs import feature_stem, resolve_device_name
 from lwa_cli.pipeline.rows import SegmentProblems, frame_rows, token_rows, utterance_rows
 from lwa_cli.progress import SILENT, Reporter
 from lwa_cli.workspace import Workspace
 from lwa_cli.workspace.features import (
     FeatureFile,
     FeatureWriter,
-    find_partials,
-    find_parts,
     partial_path,
 )
 from lwa_cli.workspace.locks import read_lock, write_lock
@@ -78,11 +77,6 @@ release_memory = _malloc_trim()
 MEL_RATE_HZ = SAMPLE_RATE / HOP_LENGTH  # log-mel frames per second (10 ms frames)
 
 
-def feature_stem(span: str, rep: str) -> str:
-    """File stem of a span/representation: ``frame``, ``frame-local``, ``phone``, ..."""
-    return f"{span}-local" if rep == "local" else span
-
-
 def part_name(subset: int | None, shard: tuple[int, int] | None) -> str | None:
     """Name of a partial extraction (one subset and/or shard), or None for the whole sample."""
     bits = []
@@ -104,17 +98,6 @@ def parse_shard(text: str | None) -> tuple[int, int] | None:
     if not (n >= 1 and 0 <= i < n):
         raise param_error("shard", text, "needs 0 <= i < n")
     return i, n
-
-
-def default_device() -> str:
-    import torch
-
-    return "cuda" if torch.cuda.is_available() else "cpu"
-
-
-def resolve_device_name(device: str | None) -> str:
-    """``auto`` (or None) → cuda when a GPU is available, else cpu; other names as given."""
-    return default_device() if device in (None, "", "auto") else device
 
 
 def _check_layers(span: str, rep: str, layers: list[str], spec: ModelSpec) -> None:
@@ -363,49 +346,3 @@ def _existing(path: Path, layers: Sequence[str] | None, rep: str, n_units: int) 
                            f"{', '.join(missing)}; add --force to extract it again with the "
                            "layers you ask for")
         return ExtractSummary(str(path), "exists", f.layers, n_units, 0, 0, 0.0, 0.0)
-
-
-def open_features(ws: Workspace, model: str, split: str, sample: str, span: str,
-                  rep: str = "contextualized") -> FeatureFile:
-    """Open a complete feature file, or say which command makes it."""
-    ws.check()
-    stem = feature_stem(span, rep)
-    path = ws.features_path(model, split, sample, stem)
-    if path.is_file():
-        features = FeatureFile(path)
-        kind = features.meta.get("sample_kind", span)
-        if features.meta.get("sample_fingerprint") != sample_fingerprint(ws, split, kind, sample):
-            features.close()
-            raise LwaError(f"{path} was extracted from an older {kind} sample {sample!r} of "
-                           f"{split}, not the current one; run the `lwa extract` that makes it "
-                           "again (it re-extracts stale features)")
-        return features
-    directory = path.parent
-    if find_parts(directory, stem):
-        raise LwaError(f"{stem} features of {model} ({split}, sample {sample}) are in parts; run "
-                       f"`lwa combine --model {model} --split {split} --sample {sample} "
-                       f"--span {span}{' --rep local' if rep == 'local' else ''}`")
-    hint = " (an unfinished run exists: rerun it to resume)" if find_partials(directory, stem) \
-        else ""
-    raise LwaError(f"no {stem} features of {model} for {split}, sample {sample}{hint}; run "
-                   f"`lwa extract --model {model} --checkpoint CKPT --split {split} --sample "
-                   f"{sample} --span {span}{' --rep local' if rep == 'local' else ''}`")
-
-
-def select_layers(features: FeatureFile, layers: Sequence[str] | None, *,
-                  param: str = "layers") -> list[str]:
-    """Parse layer specs against the file's model; default: all layers in the file.
-
-    Errors name `param`, the caller's parameter (see `lwa_cli.models.layers.parse_layers`).
-    """
-    have = features.layers
-    if not layers:
-        return have
-    spec = features.meta["spec"]
-    wanted = parse_layers(list(layers), len(spec["conv_layers"]), spec["n_layers"],
-                          model=features.meta.get("model"), param=param)
-    missing = [name for name in wanted if name not in have]
-    if missing:
-        raise LwaUsageError(f"{features.path.name} has no layer {', '.join(missing)} (it has "
-                            f"{have[0]}…{have[-1]}); extract them first")
-    return wanted

@@ -3,25 +3,43 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
 from lwa_cli.analysis.kmeans import FAISS_NITER, check_kmeans_settings
 from lwa_cli.analysis.mi import DEFAULTS, mi_score
 from lwa_cli.errors import param_error
-from lwa_cli.pipeline.extract import open_features, resolve_device_name, select_layers
-from lwa_cli.pipeline.results import ResultSpec, features_input, score_layers
+from lwa_cli.pipeline.inputs import open_features, resolve_device_name, select_layers
+from lwa_cli.pipeline.results import ResultSpec, features_input, record_field, score_layers
 from lwa_cli.progress import SILENT, Reporter
 from lwa_cli.workspace import Workspace
 
 
-def mi_tag(iteration: int, clusters: int, span: str, kmeans: str) -> str:
-    """Result file tag: the repetition, plus non-default clustering settings."""
-    tag = f"iter{iteration}"
-    if clusters != DEFAULTS[span].n_clusters:
-        tag += f"-k{clusters}"
-    # Each non-default backend gets its own file, so no backend reuses another's result.
-    return tag + ("" if kmeans == "minibatch" else f"-{kmeans}")
+@dataclass(frozen=True, kw_only=True)
+class MIOptions:
+    """The options that define an MI result."""
+
+    n_clusters: int
+    kmeans: str = record_field()
+    seed: int = record_field()
+    iter: int = record_field()
+    train_split: str = record_field()
+    eval_split: str | None = record_field()
+    batch_size: int
+    max_iter: int
+    fit_dtype: str = "float64"
+    niter: int | None  # faiss only (None otherwise)
+
+    @classmethod
+    def of(cls, span: str, *, clusters: int | None, kmeans: str, seed: int, iteration: int,
+           train_split: str, eval_split: str | None) -> MIOptions:
+        """The options of a run on `span` segments (`DEFAULTS` fill in what is not given)."""
+        defaults = DEFAULTS[span]
+        return cls(n_clusters=clusters or defaults.n_clusters, kmeans=kmeans, seed=seed,
+                   iter=iteration, train_split=train_split, eval_split=eval_split,
+                   batch_size=defaults.batch_size, max_iter=defaults.max_iter,
+                   niter=FAISS_NITER if kmeans == "faiss" else None)
 
 
 def kmeans_seed(seed: int, iteration: int) -> int:
@@ -56,22 +74,19 @@ def run_mi(ws: Workspace, *, model: str, span: str, layers: Sequence[str] | None
         if evaluation is not None:
             select_layers(evaluation, names)
             inputs["eval"] = features_input(ws, evaluation)
-        options = {"n_clusters": n_clusters, "kmeans": kmeans, "seed": seed, "iter": iteration,
-                   "train_split": train_split, "eval_split": eval_split,
-                   "batch_size": defaults.batch_size, "max_iter": defaults.max_iter,
-                   "fit_dtype": "float64", "niter": FAISS_NITER if kmeans == "faiss" else None}
-        spec = ResultSpec(f"mi-{span}", model, eval_split or train_split, sample, inputs,
-                          options, tag=mi_tag(iteration, n_clusters, span, kmeans),
-                          fields={"iter": iteration, "train_split": train_split,
-                                  "eval_split": eval_split, "kmeans": kmeans, "seed": seed})
+        options = MIOptions.of(span, clusters=clusters, kmeans=kmeans, seed=seed,
+                               iteration=iteration, train_split=train_split,
+                               eval_split=eval_split)
+        spec = ResultSpec.build(f"mi-{span}", model, eval_split or train_split, sample, inputs,
+                                options)
 
         def score(name: str) -> dict:
             res = mi_score(
                 train.features(name)[...], train.rows("label"),
                 None if evaluation is None else evaluation.features(name)[...],
                 None if evaluation is None else evaluation.rows("label"),
-                n_clusters=n_clusters, kmeans=kmeans, batch_size=defaults.batch_size,
-                max_iter=defaults.max_iter, seed=kmeans_seed(seed, iteration),
+                n_clusters=options.n_clusters, kmeans=kmeans, batch_size=options.batch_size,
+                max_iter=options.max_iter, seed=kmeans_seed(seed, iteration),
                 device=device)
             return {"score": res.score, "path": res.path, "n_train": res.n_train,
                     "n_eval": res.n_eval, "n_clusters": res.n_clusters,

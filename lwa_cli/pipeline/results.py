@@ -9,16 +9,23 @@ options) and a function that scores one layer. `score_layers` then, for each lay
 
 and stores each new result under a write lock, so two processes never write one result.
 Every requested layer is returned, cached or not, so ``--json`` describes them all.
+
+A step describes its run by one frozen options dataclass: `ResultSpec.build` turns it into the
+result's ``options`` (its provenance: every field but those `UNSET` for the run), the record
+fields (the fields declared with `record_field`) and the file tag (derived from the options by
+the analysis registry, `lwa_cli.analyses.result_tag`).
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields, is_dataclass
+from enum import Enum
 from typing import Any
 
 from lwa_cli import __version__
+from lwa_cli.analyses import result_tag
 from lwa_cli.progress import SILENT, Reporter
 from lwa_cli.workspace import Workspace
 from lwa_cli.workspace.features import FeatureFile
@@ -43,6 +50,36 @@ def derived_input(fingerprint: str, what: str) -> dict[str, str]:
     return {"kind": "", "what": what, "fingerprint": fingerprint}
 
 
+class Unset(Enum):
+    UNSET = "unset"
+
+
+UNSET = Unset.UNSET
+"""The value of an option that does not apply to a run (e.g. ``svd_keep`` of a PWCCA run):
+left out of the result's ``options``, so it changes neither provenance nor tag."""
+
+_RECORD = "record"  # dataclass field metadata key: also stored as a record field
+
+
+def record_field() -> Any:
+    """A (required) options-dataclass field that is also stored at the top of each record."""
+    return field(metadata={_RECORD: True})
+
+
+def options_of(options: Any) -> dict[str, Any]:
+    """The ``options`` (provenance) of an options dataclass: its fields, `UNSET` ones left out."""
+    if not is_dataclass(options):
+        raise TypeError(f"options must be a dataclass instance, got {type(options).__name__}")
+    return {key: value for key, value in asdict(options).items() if value is not UNSET}
+
+
+def record_fields_of(options: Any) -> dict[str, Any]:
+    """The fields of an options dataclass declared with `record_field` (`UNSET` ones left out)."""
+    stored = options_of(options)
+    return {f.name: stored[f.name] for f in fields(options)
+            if f.metadata.get(_RECORD) and f.name in stored}
+
+
 @dataclass(frozen=True)
 class ResultSpec:
     """Identity and provenance of the results of one analysis run (all layers alike).
@@ -59,6 +96,19 @@ class ResultSpec:
     options: Mapping[str, Any]
     tag: str | None = None
     fields: Mapping[str, Any] = field(default_factory=dict)  # stored with every record
+
+    @classmethod
+    def build(cls, analysis: str, model: str, split: str, sample: str,
+              inputs: Mapping[str, Mapping[str, Any]], options: Any,
+              extra: Mapping[str, Any] | None = None) -> ResultSpec:
+        """The spec of a run described by an options dataclass (see the module doc).
+
+        `extra` adds record fields that are not options (e.g. counts of dropped tokens).
+        """
+        opts = options_of(options)
+        return cls(analysis, model, split, sample, inputs, opts,
+                   tag=result_tag(analysis, opts),
+                   fields={**record_fields_of(options), **(extra or {})})
 
 
 def score_layers(ws: Workspace, spec: ResultSpec, layers: Sequence[str],

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -20,9 +21,15 @@ from lwa_cli.data.alignments import Segments, SplitAlignments
 from lwa_cli.data.corpus import expand_split
 from lwa_cli.errors import LwaError, LwaUsageError, param_error
 from lwa_cli.models.layers import is_transformer, layer_index
-from lwa_cli.pipeline.extract import open_features, select_layers
+from lwa_cli.pipeline.inputs import open_features, select_layers
 from lwa_cli.pipeline.prepare import load_split
-from lwa_cli.pipeline.results import ResultSpec, artefact_input, features_input, score_layers
+from lwa_cli.pipeline.results import (
+    ResultSpec,
+    artefact_input,
+    features_input,
+    record_field,
+    score_layers,
+)
 from lwa_cli.progress import SILENT, Reporter
 from lwa_cli.workspace import Workspace
 from lwa_cli.workspace.alignments import alignments_fingerprint, has_alignments
@@ -34,18 +41,16 @@ _RATE_TOLERANCE = 1e-9  # seconds: frame periods are exact ratios of the sample 
 _SAMPLE_RATE = 16000
 
 
-def segment_tag(matching: str, tolerance: float) -> str | None:
-    """Result file tag: None for the defaults, else the non-default matching/tolerance.
+@dataclass(frozen=True, kw_only=True)
+class SegmentOptions:
+    """The options that define a `segment tune` result: the grid, matching and tolerance."""
 
-    Each (matching, tolerance) keeps its own results, so `segment apply --from-tune` finds
-    the tuning it asks for and the report shows them as separate variants.
-    """
-    bits = []
-    if matching != "reference":
-        bits.append(matching)
-    if tolerance != TOLERANCE:
-        bits.append(f"tol{tolerance:g}")
-    return "-".join(bits) or None
+    prominences: list[float]
+    metrics: list[str]
+    windows: list[int]
+    matching: str = record_field()
+    tolerance: float
+    frame_period: float = FRAME_PERIOD
 
 
 def check_tolerance(tolerance: float) -> float:
@@ -178,13 +183,12 @@ def run_segment_tune(ws: Workspace, *, model: str, split: str = "dev-clean",
             reporter.info(f"{n_left_out} of {len(refs)} utterance(s) have <unk> words: left "
                           "out of the scoring")
         n_ref = int(sum(len(r) for r in refs if r is not None))
-        options = {"prominences": list(grid.prominences), "metrics": list(grid.metrics),
-                   "windows": list(grid.windows), "matching": matching,
-                   "tolerance": tolerance, "frame_period": FRAME_PERIOD}
-        spec = ResultSpec(ANALYSIS, model, split, sample,
-                          {"features": features_input(ws, feats), **align_inputs}, options,
-                          tag=segment_tag(matching, tolerance),
-                          fields={"matching": matching, "tolerance_s": tolerance})
+        options = SegmentOptions(prominences=list(grid.prominences),
+                                 metrics=list(grid.metrics), windows=list(grid.windows),
+                                 matching=matching, tolerance=tolerance)
+        spec = ResultSpec.build(ANALYSIS, model, split, sample,
+                                {"features": features_input(ws, feats), **align_inputs},
+                                options, {"tolerance_s": tolerance})
 
         def score(name: str) -> dict:
             _, lengths = frame_lengths(feats, name)
@@ -206,5 +210,5 @@ def run_segment_tune(ws: Workspace, *, model: str, split: str = "dev-clean",
         return score_layers(ws, spec, names, score, force=force, reporter=reporter)
 
 
-__all__: Sequence[str] = ["ANALYSIS", "frame_lengths", "run_segment_tune", "segment_tag",
+__all__: Sequence[str] = ["ANALYSIS", "frame_lengths", "run_segment_tune",
                           "segmentable_layers", "utterance_references"]

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from lwa_cli import __version__
+from lwa_cli.analyses import result_tag
 from lwa_cli.analysis.boundaries import is_left_out
 from lwa_cli.analysis.segmentation import FRAME_PERIOD, TOLERANCE, check_metric, segment
 from lwa_cli.data.intervals import (
@@ -29,13 +30,12 @@ from lwa_cli.data.intervals import (
     write_interval_dir,
 )
 from lwa_cli.errors import LwaError, LwaUsageError, param_error
-from lwa_cli.pipeline.extract import open_features
+from lwa_cli.pipeline.inputs import open_features
 from lwa_cli.pipeline.prepare import load_split
 from lwa_cli.pipeline.results import features_input
 from lwa_cli.pipeline.segment import (
     ANALYSIS,
     frame_lengths,
-    segment_tag,
     segmentable_layers,
 )
 from lwa_cli.progress import SILENT, Reporter
@@ -82,7 +82,8 @@ def tuned_config(ws: Workspace, *, model: str, split: str, sample: str, layer: s
 
     Raises LwaError when there is none, or when its inputs changed since it was computed.
     """
-    tag = segment_tag(matching, tolerance)
+    # the tag `segment tune` gave the result (lwa_cli.analyses.result_tag of its options)
+    tag = result_tag(ANALYSIS, {"matching": matching, "tolerance": tolerance})
     record = load_result(ws, ANALYSIS, model, split, sample, layer, tag)
     how = (f"`lwa segment tune --model {model} --split {split} --sample {sample} "
            f"--layer {layer}" + (f" --matching {matching}" if matching != "reference" else "")

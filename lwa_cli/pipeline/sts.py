@@ -9,23 +9,32 @@ input of every result.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
 from lwa_cli.analysis.sts import sts_score
 from lwa_cli.errors import LwaError
-from lwa_cli.pipeline.extract import open_features, select_layers
-from lwa_cli.pipeline.results import ResultSpec, artefact_input, features_input, score_layers
+from lwa_cli.pipeline.inputs import open_features, select_layers
+from lwa_cli.pipeline.results import (
+    ResultSpec,
+    artefact_input,
+    features_input,
+    record_field,
+    score_layers,
+)
 from lwa_cli.progress import SILENT, Reporter
 from lwa_cli.workspace import Workspace
 from lwa_cli.workspace.samples import load_sample
 from lwa_cli.workspace.sts import STS_SPLIT, load_sts, sts_path
 
 
-def sts_tag(mean: bool, exclude_same_speaker: bool) -> str | None:
-    """Result file tag of the non-default modes (the reference's is mean, all speakers)."""
-    bits = ([] if mean else ["all"]) + (["xspk"] if exclude_same_speaker else [])
-    return "-".join(bits) or None
+@dataclass(frozen=True, kw_only=True)
+class STSOptions:
+    """The options that define an STS result (the reference's: mean, all speakers)."""
+
+    mean: bool
+    exclude_same_speaker: bool = record_field()
 
 
 def run_sts(ws: Workspace, *, model: str, pairs: str, layers: Sequence[str] | None = None,
@@ -44,15 +53,12 @@ def run_sts(ws: Workspace, *, model: str, pairs: str, layers: Sequence[str] | No
         if not np.array_equal(np.sort(utt_index), np.arange(n)):
             raise LwaError(f"{feats.path} holds {np.unique(utt_index).size} of the {n} "
                            f"utterances of STS set {pairs!r}; extract it again with --force")
-        mode = "mean" if mean else "all"
-        spec = ResultSpec(
+        spec = ResultSpec.build(
             "sts", model, STS_SPLIT, pairs,
             {"features": features_input(ws, feats),
              "pairs": artefact_input(ws, "sts", sts_path(ws, pairs), sts.fingerprint)},
-            {"mean": mean, "exclude_same_speaker": exclude_same_speaker},
-            tag=sts_tag(mean, exclude_same_speaker),
-            fields={"mode": mode, "exclude_same_speaker": exclude_same_speaker,
-                    "scores": sts.score_note})
+            STSOptions(mean=mean, exclude_same_speaker=exclude_same_speaker),
+            {"mode": "mean" if mean else "all", "scores": sts.score_note})
 
         def score(name: str) -> dict:
             emb = np.empty(feats.features(name).shape, dtype=np.float64)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -13,13 +14,20 @@ from lwa_cli.analysis.wordsim import (
     read_benchmark,
     static_embeddings,
 )
-from lwa_cli.pipeline.extract import open_features, select_layers
+from lwa_cli.pipeline.inputs import open_features, select_layers
 from lwa_cli.pipeline.results import ResultSpec, features_input, score_layers
 from lwa_cli.progress import SILENT, Reporter
 from lwa_cli.workspace import Workspace
 from lwa_cli.workspace.provenance import array_digest
 
 BUILTIN = ("wordsim353", "simlex999")
+
+
+@dataclass(frozen=True, kw_only=True)
+class WordsimOptions:
+    """The options that define a wordsim result: each benchmark's pairs, by digest."""
+
+    benchmarks: dict[str, str]
 
 
 def run_wordsim(ws: Workspace, *, model: str, split: str = "train-clean", sample: str = "1",
@@ -38,10 +46,10 @@ def run_wordsim(ws: Workspace, *, model: str, split: str = "train-clean", sample
     with open_features(ws, model, split, sample, "wordsim") as feats:
         names = select_layers(feats, layers)
         labels = feats.rows("label")
-        options = {"benchmarks": {name: array_digest(np.array(p, dtype=str))
-                                  for name, p in sorted(pairs.items())}}
-        spec = ResultSpec("wordsim", model, split, sample, {"features": features_input(ws, feats)},
-                          options)
+        options = WordsimOptions(benchmarks={name: array_digest(np.array(p, dtype=str))
+                                             for name, p in sorted(pairs.items())})
+        spec = ResultSpec.build("wordsim", model, split, sample,
+                                {"features": features_input(ws, feats)}, options)
 
         def score(name: str) -> dict:
             words, emb = static_embeddings(feats.features(name), labels)

@@ -1,93 +1,26 @@
 """What the report knows about each analysis and model: display names, metrics, axis labels.
 
-`ANALYSES` is the one table an analysis adds an entry to (its title, the metric its ``score``
-is, and any further per-result numbers worth their own axis, e.g. wordsim's macro average).
-An analysis without an entry is still reported and plotted, under its own name.
+The display facts of each analysis (title, the metric its ``score`` is, further per-result
+numbers worth their own axis, e.g. wordsim's macro average) are its entry in the analysis
+registry, `lwa_cli.analyses.ANALYSES`; an analysis without one (records written by another
+version) is still reported and plotted, under its own name.
 `display_name` turns registry names into the names papers print; a names file overrides them.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from pathlib import Path
 
+from lwa_cli.analyses import ANALYSES, Analysis
 from lwa_cli.errors import LwaUsageError
 from lwa_cli.models.registry import display_names
 
 
-@dataclass(frozen=True)
-class Measure:
-    """One number per result that gets its own axis: a record field and what it means."""
-
-    field: str
-    label: str  # axis label, e.g. "Spearman ρ (macro average)"
-
-
-@dataclass(frozen=True)
-class AnalysisInfo:
-    """How an analysis is shown.
-
-    Attributes
-    ----------
-    title : figure title.
-    short : a few words for a legend or a panel title of the profile figure.
-    score : what the record's ``score`` is (the y label of its main axis).
-    extra : further numeric record fields, each on its own axis (a field a record lacks is
-        simply not plotted).
-    per_benchmark : prefix of flattened per-benchmark fields (``rho_<benchmark>``), each on
-        its own axis in a figure of its own; empty for none.
-    min_span : smallest y range an automatic axis shows (so a spread of 0.004 is not blown
-        up to fill the panel); None for no minimum (scores of unknown scale).
-    """
-
-    title: str
-    short: str
-    score: str
-    extra: tuple[Measure, ...] = ()
-    per_benchmark: str = ""
-    min_span: float | None = 0.1
-
-
-_CCA_Y = "{metric} similarity"  # the metric (pwcca, svcca, cka) is filled in per variant
-
-ANALYSES: dict[str, AnalysisInfo] = {
-    "cca-mel": AnalysisInfo("CCA with log-mel filterbank features", "CCA-mel", _CCA_Y),
-    "cca-intra": AnalysisInfo("CCA with the model's own base layer", "CCA-intra", _CCA_Y),
-    "cca-inter": AnalysisInfo("CCA between two models, same layer", "CCA-inter", _CCA_Y),
-    "cca-phone": AnalysisInfo("CCA with one-hot phone labels", "CCA-phone", _CCA_Y),
-    "cca-word": AnalysisInfo("CCA with one-hot word labels", "CCA-word", _CCA_Y),
-    "cca-agwe": AnalysisInfo("CCA with acoustically grounded word embeddings", "CCA-AGWE",
-                             _CCA_Y),
-    "cca-glove": AnalysisInfo("CCA with GloVe word embeddings", "CCA-GloVe", _CCA_Y),
-    "cca-semantic": AnalysisInfo("CCA with semantic word attributes", "CCA-semantic", _CCA_Y),
-    "cca-syntactic": AnalysisInfo("CCA with syntactic word attributes", "CCA-syntactic",
-                                  _CCA_Y),
-    "mi-phone": AnalysisInfo("Mutual information with phone labels", "MI-phone",
-                             "MI(cluster; phone) / H(phone)"),
-    "mi-word": AnalysisInfo("Mutual information with word labels", "MI-word",
-                            "MI(cluster; word) / H(word)"),
-    "wordsim": AnalysisInfo("Word similarity of static layer embeddings", "word sim.",
-                            "Spearman ρ (micro average)",
-                            extra=(Measure("macro", "Spearman ρ (macro average)"),),
-                            per_benchmark="rho_"),
-    "segment": AnalysisInfo("Unsupervised word segmentation (best boundary F of the grid)",
-                            "segmentation", "word boundary F (best configuration)",
-                            extra=(Measure("r_value", "R-value (best configuration)"),)),
-    "awd": AnalysisInfo("Acoustic word discrimination (same-different AP)", "AWD",
-                        "average precision"),
-    "sts": AnalysisInfo("Spoken STS (Spearman ρ of utterance cosines with the pair scores)",
-                        "STS", "Spearman ρ"),
-}
-"""Display facts per analysis; add an entry with each new analysis."""
-
-
-def info(analysis: str) -> AnalysisInfo:
-    """The entry of `analysis`, or a plain one with its `plots.TITLES` title or its name."""
-    from lwa_cli.report.plots import TITLES  # titles other analyses add there
-
-    return ANALYSES.get(analysis) or AnalysisInfo(TITLES.get(analysis, analysis), analysis,
-                                                  "score", min_span=None)
+def info(analysis: str) -> Analysis:
+    """The registry entry of `analysis`, or a plain one under its name for an unknown one."""
+    return ANALYSES.get(analysis) or Analysis(analysis, "", "", analysis, analysis, "score",
+                                              min_span=None)
 
 
 def score_label(analysis: str, metric: str | None = None) -> str:

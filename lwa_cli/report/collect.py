@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lwa_cli.errors import LwaError, LwaUsageError
+from lwa_cli.analyses import ANALYSES, producers
+from lwa_cli.errors import LwaError, LwaUsageError, did_you_mean
 from lwa_cli.workspace import Workspace
 from lwa_cli.workspace.features import FeatureFile
 from lwa_cli.workspace.provenance import FreshnessChecker
@@ -21,8 +22,8 @@ from lwa_cli.workspace.results import load_results
 
 from .table import aggregate, tidy_rows
 
-PRODUCERS = "`lwa cca`, `lwa mi`, `lwa wordsim`, `lwa segment tune`, `lwa awd` or `lwa sts`"
-"""The commands that store results, for error messages."""
+PRODUCERS = producers()
+"""The commands that store results, for error messages (from the analysis registry)."""
 
 
 @dataclass
@@ -64,16 +65,21 @@ def split_stale(ws: Workspace, records: list[dict[str, Any]]
 
 
 def select(records: list[dict[str, Any]], key: str, wanted: Sequence[str] | None,
-           option: str) -> list[dict[str, Any]]:
-    """Keep records whose `key` is in `wanted`; a wanted value with no result is an error."""
+           option: str, known: Sequence[str] = ()) -> list[dict[str, Any]]:
+    """Keep records whose `key` is in `wanted`; a wanted value with no result is an error.
+
+    `known` lists the values that exist at all (the registry's analyses): the error suggests
+    the nearest one for a value that is neither stored nor known.
+    """
     if not wanted:
         return records
     present = sorted({str(r.get(key)) for r in records})
     unknown = [w for w in wanted if w not in present]
     if unknown:
-        raise LwaUsageError(
-            f"{option} {', '.join(unknown)}: no stored results; stored: {', '.join(present)}"
-        )
+        hint = "".join(did_you_mean(w, known) for w in unknown
+                       if known and w not in known)
+        raise LwaUsageError(f"{option} {', '.join(unknown)}: no stored results; stored: "
+                            f"{', '.join(present)}{hint}")
     return [r for r in records if str(r.get(key)) in set(wanted)]
 
 
@@ -131,7 +137,7 @@ def collect(ws: Workspace, *, models: Sequence[str] | None = None,
     if not records and require:
         raise LwaError(f"every result in workspace {ws.root} is stale; rerun {PRODUCERS}")
     records = select(records, "model", models, "--model")
-    records = select(records, "analysis", analyses, "--analysis")
+    records = select(records, "analysis", analyses, "--analysis", known=tuple(ANALYSES))
     records = select(records, "split", splits, "--split")
     specs = feature_specs(ws, records)
     rows = tidy_rows(records, on_skip=on_skip, specs=specs)

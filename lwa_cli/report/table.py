@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from lwa_cli.analyses import variant_fields
 from lwa_cli.models.layers import layer_index, layer_kind, split_layer
 from lwa_cli.models.registry import get_spec
 from lwa_cli.report.analyses import info
@@ -28,15 +29,10 @@ KEY_COLUMNS: tuple[str, ...] = (
 )
 """Leading columns of the tidy table, in order; other scalar fields follow, sorted."""
 
-VARIANT_FIELDS: tuple[str, ...] = (
-    "other_model", "metric", "base_layer", "mean_score", "train_split", "n_clusters", "kmeans",
-    "matching", "tolerance_s",
-    "distance", "mvn", "token_filter", "mode", "exclude_same_speaker", "instance_cap",
-)
-"""Record fields that make a different experiment, never averaged together: the other model
-of ``cca-inter``, the CCA metric and base layer, MI's clustering settings, AWD's distance,
-MVN and token filter, spoken STS's mode and speaker rule, and the per-word token cap of
-``cca-semantic|syntactic``."""
+VARIANT_FIELDS: tuple[str, ...] = variant_fields()
+"""Record fields that make a different experiment, never averaged together: each analysis's
+``variant_fields`` in the registry (`lwa_cli.analyses`), e.g. the other model of
+``cca-inter``, the CCA metric, MI's clustering settings, AWD's distance and token filter."""
 
 AGGREGATE_COLUMNS: tuple[str, ...] = (
     "model", "analysis", "split", "variant", "measure", "layer", "block", "number", "n_layers",
