@@ -13,20 +13,21 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from lwa_cli.errors import LwaError
-from lwa_cli.models import avhubert, fairseq, fastvgs
+from lwa_cli.models import avhubert, fairseq, fastvgs, generic_hf, hub
 from lwa_cli.models.fingerprints import (
     fastvgs_dir_fingerprint,
     file_sha256,
     hf_dir_fingerprint,
     random_fingerprint,
 )
+from lwa_cli.models.hf_heads import head_note
 from lwa_cli.models.registry import (
     HF_MODEL_TYPES,
     REGISTRY,
@@ -53,6 +54,8 @@ class LoadedModel:
     device : where the module lives.
     source : ``hf``, ``fairseq``, ``unilm`` or ``random``.
     seed : the seed of random weights (None for trained weights).
+    notes : what the user should know about the load (a fine-tuned checkpoint's head left
+        out; the generic path used).
     """
 
     name: str
@@ -66,6 +69,7 @@ class LoadedModel:
     device: torch.device
     source: str
     seed: int | None = None
+    notes: list[str] = field(default_factory=list)
 
 
 @contextlib.contextmanager
@@ -113,6 +117,7 @@ def load_model(
     *,
     device: str | torch.device = "cpu",
     seed: int = 0,
+    download: bool = False,
 ) -> LoadedModel:
     """Load ``model_name`` from ``checkpoint`` (or random weights for ``*_random``).
 
@@ -123,6 +128,8 @@ def load_model(
         ``*_random`` names (then the registry entry gives the architecture).
     device : ``cpu``, ``cuda[:i]`` or ``auto``.
     seed : seed of random weights (``*_random`` names only).
+    download : a hub id (``org/name[@revision]``) missing from the local Hugging Face cache
+        may be downloaded (`hub`); otherwise it is an error.
 
     Raises
     ------
@@ -145,15 +152,15 @@ def load_model(
                 f"original .pt: {entry.description}); lwa never downloads models."
             )
         return _random_model(entry, dev, seed, checkpoint_spec=None)
-    path = Path(checkpoint).expanduser()
-    if not path.exists():
-        raise LwaError(f"checkpoint {path} does not exist; check --checkpoint.")
+    path, hub_id = hub.resolve_checkpoint(checkpoint, download=download)
     if is_random:
         spec = _checkpoint_architecture(path, model_name, entry)
         return _random_model(entry or spec, dev, seed, checkpoint_spec=spec)
     try:
         if fastvgs.is_checkpoint_dir(path):
             loaded = _load_fastvgs(path, model_name, entry)
+        elif path.is_dir() and generic_hf.applies(path):
+            loaded = _load_generic(path, model_name, entry)
         elif path.is_dir():
             loaded = _load_hf_dir(path, model_name, entry)
         else:
@@ -161,6 +168,9 @@ def load_model(
     except _CORRUPT_FILE_ERRORS as exc:
         raise LwaError(f"cannot read checkpoint {path}: it is corrupt or truncated "
                        f"({type(exc).__name__}: {exc}); download or copy it again") from None
+    if hub_id is not None:
+        loaded.fingerprint = hub.hub_fingerprint(hub_id, loaded.fingerprint)
+        loaded.checkpoint = hub_id.label
     return _finish(loaded, dev)
 
 
@@ -276,6 +286,7 @@ def _load_hf_dir(path: Path, name: str, entry: ModelSpec | None) -> LoadedModel:
             )
     except (OSError, ValueError, RuntimeError) as exc:
         raise LwaError(f"cannot load the model in {path}: {exc}") from None
+    note = head_note(path, config, info.get("unexpected_keys", []), model_cls.base_model_prefix)
     missing = [k for k in info.get("missing_keys", []) if "masked_spec_embed" not in k]
     mismatched = list(info.get("mismatched_keys", []))
     if missing or mismatched:
@@ -288,7 +299,16 @@ def _load_hf_dir(path: Path, name: str, entry: ModelSpec | None) -> LoadedModel:
         name=name, spec=spec, module=module, normalize_input=normalize,
         fingerprint=hf_dir_fingerprint(path), checkpoint=str(path),
         n_conv=spec.n_conv, n_layers=spec.n_layers, device=torch.device("cpu"), source="hf",
+        notes=[note] if note else [],
     )
+
+
+def _load_generic(path: Path, name: str, entry: ModelSpec | None) -> LoadedModel:
+    """A model type without a family module, through `generic_hf` (T layers only)."""
+    module, spec = generic_hf.load(path, name, entry)
+    loaded = _loaded(name, spec, module, hf_dir_fingerprint(path), str(path), "generic")
+    loaded.notes.append(f"{name}: {spec.description}")
+    return loaded
 
 
 # ------------------------------------------------------------------ fairseq / unilm .pt
@@ -354,6 +374,9 @@ def _checkpoint_architecture(path: Path, name: str, entry: ModelSpec | None) -> 
     """Architecture and normalize flag of a checkpoint, checked against ``entry``."""
     if fastvgs.is_checkpoint_dir(path):
         spec = fastvgs.spec_from_args(fastvgs.read_args(path), name=name, entry=entry)
+    elif path.is_dir() and generic_hf.applies(path):
+        raise LwaError(f"{name}: random weights need an architecture lwa has a family module "
+                       f"for; {path} has model_type {generic_hf.model_type(path)!r}.")
     elif path.is_dir():
         config, _ = _hf_config(path)
         spec = spec_from_hf_config(config, name=name, normalize_input=_hf_normalize(path, entry))

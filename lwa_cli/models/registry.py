@@ -33,6 +33,10 @@ FAMILY_CLASSES: dict[str, tuple[str, str]] = {
     # (models/avhubert.py). Both are configured through a Wav2Vec2Config.
     "fastvgs": ("Wav2Vec2Config", "FastVgsAudioModel"),
     "avhubert": ("Wav2Vec2Config", "AvHubertAudioModel"),
+    # issue 18 encoder families (models/registry_encoders.py, models/w2v_bert.py)
+    "unispeech_sat": ("UniSpeechSatConfig", "UniSpeechSatModel"),
+    "wav2vec2_conformer": ("Wav2Vec2ConformerConfig", "Wav2Vec2ConformerModel"),
+    "w2v_bert": ("Wav2Vec2BertConfig", "Wav2Vec2BertModel"),
 }
 
 CUSTOM_FAMILIES = ("fastvgs", "avhubert")
@@ -47,15 +51,22 @@ FBANK_WINDOW = 400
 FBANK_HOP = 160
 """Samples between filterbank windows (10 ms)."""
 
+OWN_FRAME_RULES = ("w2v_bert", "generic")
+"""Families without conv layers whose frame arithmetic lives in registry_encoders.py."""
+
 # transformers `config.model_type` -> family
 HF_MODEL_TYPES: dict[str, str] = {
     "wav2vec2": "wav2vec2",
     "hubert": "hubert",
     "wavlm": "wavlm",
     "data2vec-audio": "data2vec",
+    "unispeech-sat": "unispeech_sat",
+    "wav2vec2-conformer": "wav2vec2_conformer",
+    "wav2vec2-bert": "w2v_bert",
 }
 
-ARCH_FIELDS: tuple[str, ...] = ("family", "conv_layers", "n_layers", "hidden_size", "pre_ln")
+ARCH_FIELDS: tuple[str, ...] = ("family", "conv_layers", "n_layers", "hidden_size", "pre_ln",
+                                "hf_extra")
 """Fields a checkpoint must share with the registry entry it is loaded under."""
 
 
@@ -86,6 +97,9 @@ class ModelSpec:
     description : the published checkpoint this entry stands for.
     encoder_layers : transformer layers the model has when more than it exposes (FaST-VGS:
         12 built, the first 8 trained and exposed); None means ``n_layers``.
+    hf_extra : family-specific transformers config values as sorted (name, value) pairs
+        (conformer position embeddings, w2v-BERT front end, the generic path's measured
+        stride); empty for the wav2vec2/HuBERT/WavLM/data2vec families.
     """
 
     name: str
@@ -110,6 +124,7 @@ class ModelSpec:
     random: bool = False
     description: str = ""
     encoder_layers: int | None = None
+    hf_extra: tuple[tuple[str, Any], ...] = ()
 
     @property
     def n_conv(self) -> int:
@@ -134,6 +149,10 @@ class ModelSpec:
     @property
     def receptive_field(self) -> int:
         """Samples that produce one output frame (400 for the standard stack)."""
+        if self.family in OWN_FRAME_RULES:
+            from lwa_cli.models.registry_encoders import min_samples
+
+            return min_samples(self)
         if not self.conv_layers:
             return FBANK_WINDOW
         field, jump = 1, 1
@@ -144,6 +163,10 @@ class ModelSpec:
 
     def n_frames(self, n_samples: int) -> int:
         """Number of output frames for a waveform of ``n_samples`` samples."""
+        if self.family in OWN_FRAME_RULES:
+            from lwa_cli.models.registry_encoders import frames_without_conv
+
+            return frames_without_conv(self, n_samples)
         if not self.conv_layers:  # filterbank frames (last one zero-padded), then stacked
             if n_samples <= 0:
                 return 0
@@ -177,6 +200,10 @@ class ModelSpec:
         """
         import transformers
 
+        if self.family == "w2v_bert":  # no conv stack: its own config (registry_encoders.py)
+            from lwa_cli.models.registry_encoders import w2v_bert_hf_config
+
+            return w2v_bert_hf_config(self)
         config_name, _ = FAMILY_CLASSES[self.family]
         config_cls = getattr(transformers, config_name)
         # AV-HuBERT has no conv stack; its config's (unused) conv fields keep their defaults.
@@ -212,6 +239,7 @@ class ModelSpec:
         if self.family == "wavlm":
             kwargs["num_buckets"] = self.num_buckets
             kwargs["max_bucket_distance"] = self.max_distance
+        kwargs.update(dict(self.hf_extra))  # conformer position embeddings
         return config_cls(**kwargs)
 
 
@@ -233,6 +261,10 @@ def hf_classes(family: str) -> tuple[Any, Any]:
     """The transformers (config class, base model class) of a family."""
     import transformers
 
+    if family == "w2v_bert":  # lwa's subclass adds the fbank front end and taps
+        from lwa_cli.models.w2v_bert import W2vBertModel
+
+        return transformers.Wav2Vec2BertConfig, W2vBertModel
     config_name, model_name = FAMILY_CLASSES[family]
     return getattr(transformers, config_name), getattr(transformers, model_name)
 
@@ -250,6 +282,10 @@ def spec_from_hf_config(
     random : the weights are random.
     """
     family = HF_MODEL_TYPES[config.model_type]
+    if family == "w2v_bert":
+        from lwa_cli.models.registry_encoders import w2v_bert_spec
+
+        return w2v_bert_spec(config, name=name, random=random)
     conv = tuple(
         (int(d), int(k), int(s))
         for d, k, s in zip(config.conv_dim, config.conv_kernel, config.conv_stride, strict=True)
@@ -274,6 +310,10 @@ def spec_from_hf_config(
             "num_buckets": int(config.num_buckets),
             "max_distance": int(config.max_bucket_distance),
         }
+    if family == "wav2vec2_conformer":
+        from lwa_cli.models.registry_encoders import conformer_extra
+
+        extra["hf_extra"] = conformer_extra(config)
     return ModelSpec(
         name=name,
         family=family,
@@ -415,8 +455,17 @@ def _random_variant(spec: ModelSpec) -> ModelSpec:
     )
 
 
+def _encoder_entries() -> tuple[ModelSpec, ...]:
+    """Issue 18's entries (registry_encoders.py; imported late: it imports this module)."""
+    from lwa_cli.models.registry_encoders import ENCODER_ENTRIES
+
+    return ENCODER_ENTRIES
+
+
 REGISTRY: dict[str, ModelSpec] = {
-    spec.name: spec for base in _PRETRAINED + _OTHER for spec in (base, _random_variant(base))
+    spec.name: spec
+    for base in _PRETRAINED + _encoder_entries() + _OTHER
+    for spec in (base, _random_variant(base))
 }
 """All registered models by name, each pre-trained entry followed by its ``*_random`` twin."""
 
