@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import numpy as np
 import torch
@@ -29,6 +29,9 @@ import torch
 from lwa_cli.errors import LwaError
 from lwa_cli.models.capture_taps import Taps
 from lwa_cli.models.registry import HF_MODEL_TYPES, SAMPLE_RATE, ModelSpec
+
+if TYPE_CHECKING:
+    from lwa_cli.models.loading import LoadedModel
 
 INPUTS = ("input_values", "input_features")
 """Main inputs the generic path can feed: a waveform or spectrogram features."""
@@ -186,3 +189,20 @@ def load(path: Path, name: str, entry: ModelSpec | None = None
                     f"{1000 * stride / SAMPLE_RATE:g} ms",
     )
     return module, spec
+
+
+def load_checkpoint(path: Path, name: str, entry: ModelSpec | None) -> LoadedModel:
+    """`load` as a `LoadedModel` (CPU, source ``generic``) with a note saying so."""
+    from lwa_cli.models.fingerprints import hf_dir_fingerprint
+    from lwa_cli.models.loading import _loaded
+
+    module, spec = load(path, name, entry)
+    loaded = _loaded(name, spec, module, hf_dir_fingerprint(path), str(path), "generic")
+    loaded.notes.append(f"{name}: {spec.description}")
+    return loaded
+
+
+def refuse_random(path: Path, name: str) -> NoReturn:
+    """Random weights need a family module's architecture; the generic path has none."""
+    raise LwaError(f"{name}: random weights need an architecture lwa has a family module "
+                   f"for; {path} has model_type {model_type(path)!r}.")

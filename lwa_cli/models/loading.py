@@ -54,8 +54,7 @@ class LoadedModel:
     device : where the module lives.
     source : ``hf``, ``fairseq``, ``unilm`` or ``random``.
     seed : the seed of random weights (None for trained weights).
-    notes : what the user should know about the load (a fine-tuned checkpoint's head left
-        out; the generic path used).
+    notes : what the user should know (a fine-tuned head left out, the generic path used).
     """
 
     name: str
@@ -128,8 +127,7 @@ def load_model(
         ``*_random`` names (then the registry entry gives the architecture).
     device : ``cpu``, ``cuda[:i]`` or ``auto``.
     seed : seed of random weights (``*_random`` names only).
-    download : a hub id (``org/name[@revision]``) missing from the local Hugging Face cache
-        may be downloaded (`hub`); otherwise it is an error.
+    download : a hub id (``org/name[@rev]``) not in the local HF cache may be fetched (`hub`).
 
     Raises
     ------
@@ -160,7 +158,7 @@ def load_model(
         if fastvgs.is_checkpoint_dir(path):
             loaded = _load_fastvgs(path, model_name, entry)
         elif path.is_dir() and generic_hf.applies(path):
-            loaded = _load_generic(path, model_name, entry)
+            loaded = generic_hf.load_checkpoint(path, model_name, entry)
         elif path.is_dir():
             loaded = _load_hf_dir(path, model_name, entry)
         else:
@@ -303,14 +301,6 @@ def _load_hf_dir(path: Path, name: str, entry: ModelSpec | None) -> LoadedModel:
     )
 
 
-def _load_generic(path: Path, name: str, entry: ModelSpec | None) -> LoadedModel:
-    """A model type without a family module, through `generic_hf` (T layers only)."""
-    module, spec = generic_hf.load(path, name, entry)
-    loaded = _loaded(name, spec, module, hf_dir_fingerprint(path), str(path), "generic")
-    loaded.notes.append(f"{name}: {spec.description}")
-    return loaded
-
-
 # ------------------------------------------------------------------ fairseq / unilm .pt
 
 
@@ -375,8 +365,7 @@ def _checkpoint_architecture(path: Path, name: str, entry: ModelSpec | None) -> 
     if fastvgs.is_checkpoint_dir(path):
         spec = fastvgs.spec_from_args(fastvgs.read_args(path), name=name, entry=entry)
     elif path.is_dir() and generic_hf.applies(path):
-        raise LwaError(f"{name}: random weights need an architecture lwa has a family module "
-                       f"for; {path} has model_type {generic_hf.model_type(path)!r}.")
+        generic_hf.refuse_random(path, name)
     elif path.is_dir():
         config, _ = _hf_config(path)
         spec = spec_from_hf_config(config, name=name, normalize_input=_hf_normalize(path, entry))
