@@ -274,3 +274,15 @@ def test_new_registry_entries_follow_the_published_configs():
     assert (rope.position_embeddings_type, type(rope).__name__) == (
         "rotary", "Wav2Vec2ConformerConfig")
     assert frames_without_conv(REGISTRY["w2v_bert_2"], 32000) == 99
+
+
+@pytest.mark.parametrize("first", ["lwa_cli.models.registry_encoders", "lwa_cli.report.analyses",
+                                   "lwa_cli.models.w2v_bert"])
+def test_modules_import_in_any_order(first):
+    """registry builds REGISTRY from registry_encoders while importing; either may come first."""
+    import subprocess
+    import sys
+
+    code = (f"import {first}; from lwa_cli.models.registry import REGISTRY; "
+            "assert REGISTRY['w2v_bert_2'].n_frames(16000) == 49")
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parents[1])

@@ -456,10 +456,10 @@ def _random_variant(spec: ModelSpec) -> ModelSpec:
 
 
 def _encoder_entries() -> tuple[ModelSpec, ...]:
-    """Issue 18's entries (registry_encoders.py; imported late: it imports this module)."""
-    from lwa_cli.models.registry_encoders import ENCODER_ENTRIES
+    """Issue 18's entries (registry_encoders.py, which reads this module inside functions)."""
+    from lwa_cli.models.registry_encoders import encoder_entries
 
-    return ENCODER_ENTRIES
+    return encoder_entries()
 
 
 REGISTRY: dict[str, ModelSpec] = {

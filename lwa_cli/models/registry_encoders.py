@@ -6,7 +6,9 @@ relative or rotary position embeddings), ``unispeech_sat`` (the wav2vec2 layout)
 entries of already supported architectures (MMS, XLS-R 1B/2B, mHuBERT-147) and the frame
 arithmetic of models without conv layers other than AV-HuBERT (w2v-BERT; the ``generic``
 path of `generic_hf`, whose stride is measured). The architecture values are those of the
-published checkpoints' ``config.json``. Importing this module does not import torch.
+published checkpoints' ``config.json``. Importing this module does not import torch; it
+reads `registry` inside its functions, since `registry` builds REGISTRY from
+`encoder_entries` while it is being imported.
 
 w2v-BERT 2.0 frame count
 ------------------------
@@ -21,17 +23,18 @@ gains one padding frame whose stacked frame is masked out; lwa leaves that frame
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lwa_cli.errors import LwaError
-from lwa_cli.models.registry import (
-    FBANK_HOP,
-    FBANK_WINDOW,
-    SAMPLE_RATE,
-    STANDARD_CONV,
-    ModelSpec,
-    frame_rate,
-)
+
+if TYPE_CHECKING:
+    from lwa_cli.models.registry import ModelSpec
+
+SAMPLE_RATE = 16000
+FBANK_WINDOW = 400
+"""Samples in one 25 ms filterbank window (as `registry.FBANK_WINDOW`)."""
+FBANK_HOP = 160
+"""Samples between filterbank windows, 10 ms (as `registry.FBANK_HOP`)."""
 
 W2V_BERT_STACK = 2
 """Filterbank frames (10 ms) stacked into one w2v-BERT input frame (20 ms)."""
@@ -62,6 +65,8 @@ def w2v_bert_spec(config: Any, *, name: str, random: bool = False) -> ModelSpec:
     ------
     LwaError : a projection input other than 80 mel bins x 2 stacked frames.
     """
+    from lwa_cli.models.registry import ModelSpec
+
     dim = int(config.feature_projection_input_dim)
     if dim != W2V_BERT_MELS * W2V_BERT_STACK:
         raise LwaError(f"w2v-BERT config {name}: feature_projection_input_dim is {dim}; lwa "
@@ -138,6 +143,8 @@ def _w2v(name: str, family: str, *, layers: int, hidden: int, heads: int, ffn: i
          pre_ln: bool, description: str, extra: tuple[tuple[str, Any], ...] = ()) -> ModelSpec:
     """An entry with the standard conv stack (pre-LN: layer-norm convs with biases, normalised
     input; post-LN: group norm in block 1, no biases, raw input)."""
+    from lwa_cli.models.registry import STANDARD_CONV, ModelSpec, frame_rate
+
     return ModelSpec(
         name=name, family=family, hf_class=_HF_CLASS[family], conv_layers=STANDARD_CONV,
         n_layers=layers, hidden_size=hidden, frame_rate_hz=frame_rate(STANDARD_CONV),
@@ -163,6 +170,8 @@ def _conformer(name: str, pos: str, description: str) -> ModelSpec:
 
 
 def _w2v_bert_entry() -> ModelSpec:
+    from lwa_cli.models.registry import ModelSpec
+
     extra = (("conv_depthwise_kernel_size", 31), ("feature_projection_input_dim", 160),
              ("left_max_position_embeddings", 64), ("position_embeddings_type", "relative_key"),
              ("right_max_position_embeddings", 8), ("rotary_embedding_base", 10000))
@@ -175,36 +184,47 @@ def _w2v_bert_entry() -> ModelSpec:
     )
 
 
-ENCODER_ENTRIES: tuple[ModelSpec, ...] = (
-    _w2v_bert_entry(),
-    _conformer("wav2vec2_conformer_relpos_large", "relative",
-               "wav2vec 2.0 Conformer Large, relative positions, Libri-Light 60k h "
-               "(HF facebook/wav2vec2-conformer-rel-pos-large; fairseq, Apache-2.0)"),
-    _conformer("wav2vec2_conformer_rope_large", "rotary",
-               "wav2vec 2.0 Conformer Large, rotary positions, Libri-Light 60k h "
-               "(HF facebook/wav2vec2-conformer-rope-large; fairseq, Apache-2.0)"),
-    _w2v("unispeech_sat_base", "unispeech_sat", pre_ln=False, **_BASE,
-         description="UniSpeech-SAT Base, LibriSpeech 960 h "
-                     "(HF microsoft/unispeech-sat-base; unilm, MIT)"),
-    _w2v("unispeech_sat_base_plus", "unispeech_sat", pre_ln=False, **_BASE,
-         description="UniSpeech-SAT Base+, 94k h (HF microsoft/unispeech-sat-base-plus; "
-                     "unilm, MIT)"),
-    _w2v("unispeech_sat_large", "unispeech_sat", pre_ln=True, **_LARGE,
-         description="UniSpeech-SAT Large, 94k h (HF microsoft/unispeech-sat-large; "
-                     "unilm, MIT)"),
-    _w2v("mms_300m", "wav2vec2", pre_ln=True, **_LARGE,
-         description="MMS 300M, ~500k h in 1,400 languages (HF facebook/mms-300m; "
-                     "CC-BY-NC 4.0)"),
-    _w2v("mms_1b", "wav2vec2", pre_ln=True, **_XL,
-         description="MMS 1B, ~500k h in 1,400 languages (HF facebook/mms-1b; CC-BY-NC 4.0)"),
-    _w2v("xls_r_1b", "wav2vec2", pre_ln=True, **_XL,
-         description="XLS-R 1B, 436k h in 128 languages (HF facebook/wav2vec2-xls-r-1b; "
-                     "Apache-2.0)"),
-    _w2v("xls_r_2b", "wav2vec2", pre_ln=True, layers=48, hidden=1920, heads=16, ffn=7680,
-         description="XLS-R 2B, 436k h in 128 languages (HF facebook/wav2vec2-xls-r-2b; "
-                     "Apache-2.0)"),
-    _w2v("mhubert_147", "hubert", pre_ln=False, **_BASE,
-         description="mHuBERT-147, 90k h in 147 languages (HF utter-project/mHuBERT-147; "
-                     "CC-BY-NC-SA 4.0)"),
-)
-"""Issue 18's registry entries (each gets a ``*_random`` twin in `registry.REGISTRY`)."""
+def encoder_entries() -> tuple[ModelSpec, ...]:
+    """Issue 18's registry entries (each gets a ``*_random`` twin in `registry.REGISTRY`)."""
+    return (
+        _w2v_bert_entry(),
+        _conformer("wav2vec2_conformer_relpos_large", "relative",
+                   "wav2vec 2.0 Conformer Large, relative positions, Libri-Light 60k h "
+                   "(HF facebook/wav2vec2-conformer-rel-pos-large; fairseq, Apache-2.0)"),
+        _conformer("wav2vec2_conformer_rope_large", "rotary",
+                   "wav2vec 2.0 Conformer Large, rotary positions, Libri-Light 60k h "
+                   "(HF facebook/wav2vec2-conformer-rope-large; fairseq, Apache-2.0)"),
+        _w2v("unispeech_sat_base", "unispeech_sat", pre_ln=False, **_BASE,
+             description="UniSpeech-SAT Base, LibriSpeech 960 h "
+                         "(HF microsoft/unispeech-sat-base; unilm, MIT)"),
+        _w2v("unispeech_sat_base_plus", "unispeech_sat", pre_ln=False, **_BASE,
+             description="UniSpeech-SAT Base+, 94k h (HF microsoft/unispeech-sat-base-plus; "
+                         "unilm, MIT)"),
+        _w2v("unispeech_sat_large", "unispeech_sat", pre_ln=True, **_LARGE,
+             description="UniSpeech-SAT Large, 94k h (HF microsoft/unispeech-sat-large; "
+                         "unilm, MIT)"),
+        _w2v("mms_300m", "wav2vec2", pre_ln=True, **_LARGE,
+             description="MMS 300M, ~500k h in 1,400 languages (HF facebook/mms-300m; "
+                         "CC-BY-NC 4.0)"),
+        _w2v("mms_1b", "wav2vec2", pre_ln=True, **_XL,
+             description="MMS 1B, ~500k h in 1,400 languages (HF facebook/mms-1b; CC-BY-NC 4.0)"),
+        _w2v("xls_r_1b", "wav2vec2", pre_ln=True, **_XL,
+             description="XLS-R 1B, 436k h in 128 languages (HF facebook/wav2vec2-xls-r-1b; "
+                         "Apache-2.0)"),
+        _w2v("xls_r_2b", "wav2vec2", pre_ln=True, layers=48, hidden=1920, heads=16, ffn=7680,
+             description="XLS-R 2B, 436k h in 128 languages (HF facebook/wav2vec2-xls-r-2b; "
+                         "Apache-2.0)"),
+        _w2v("mhubert_147", "hubert", pre_ln=False, **_BASE,
+             description="mHuBERT-147, 90k h in 147 languages (HF utter-project/mHuBERT-147; "
+                         "CC-BY-NC-SA 4.0)"),
+    )
+
+DISPLAY_NAMES: dict[str, str] = {
+    "w2v_bert_2": "w2v-BERT 2.0",
+    "wav2vec2_conformer_relpos_large": "wav2vec 2.0 Conformer Large (rel. pos.)",
+    "wav2vec2_conformer_rope_large": "wav2vec 2.0 Conformer Large (RoPE)",
+    "unispeech_sat_base": "UniSpeech-SAT Base", "unispeech_sat_base_plus": "UniSpeech-SAT Base+",
+    "unispeech_sat_large": "UniSpeech-SAT Large", "mms_300m": "MMS 300M", "mms_1b": "MMS 1B",
+    "xls_r_1b": "XLS-R 1B", "xls_r_2b": "XLS-R 2B", "mhubert_147": "mHuBERT-147",
+}
+"""Names papers print for the entries above (merged into `report.analyses.MODEL_NAMES`)."""

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lwa_cli.errors import LwaUsageError
+from lwa_cli.models.registry_encoders import DISPLAY_NAMES as ENCODER_DISPLAY_NAMES
 
 
 @dataclass(frozen=True)
@@ -109,6 +110,7 @@ MODEL_NAMES: dict[str, str] = {
     "demo_wav2vec2": "demo wav2vec 2.0", "demo_hubert": "demo HuBERT",
 }
 """Names papers print, per registry name; ``<name>_random`` becomes "<name>, random init"."""
+MODEL_NAMES.update(ENCODER_DISPLAY_NAMES)  # issue 18 entries (models/registry_encoders.py)
 
 RANDOM_SUFFIX = "_random"
 
