@@ -155,26 +155,29 @@ _OTHER: tuple[ModelSpec, ...] = (
 _XL = (48, 1280, 16, 5120)
 _CONFORMER = (("conv_depthwise_kernel_size", 31), ("rotary_embedding_base", 10000))
 
+def _conformer(short: str, shown: str, positions: str, hf_id: str) -> ModelSpec:
+    """A wav2vec 2.0 Conformer Large (Libri-Light 60k h) with ``positions`` embeddings."""
+    return _entry(f"wav2vec2_conformer_{short}_large", f"wav2vec 2.0 Conformer Large ({shown})",
+                  "wav2vec2_conformer", **_LARGE,
+                  hf_extra=(*_CONFORMER, ("position_embeddings_type", positions)),
+                  description=f"wav2vec 2.0 Conformer Large, {positions} positions, Libri-Light "
+                              f"60k h (HF facebook/wav2vec2-conformer-{hf_id}-large; fairseq, "
+                              "Apache-2.0)")
+
+
+def _unispeech_sat(size: str, shown: str, hours: str, hf_id: str) -> ModelSpec:
+    """A UniSpeech-SAT model (unilm, MIT): the wav2vec2 layout, post-LN base, pre-LN large."""
+    return _entry(f"unispeech_sat_{size}", f"UniSpeech-SAT {shown}", "unispeech_sat",
+                  **(_LARGE if size == "large" else _BASE),
+                  description=f"UniSpeech-SAT {shown}, {hours} (HF microsoft/{hf_id}; unilm, MIT)")
+
+
 _ENCODERS: tuple[ModelSpec, ...] = (
-    _entry("wav2vec2_conformer_relpos_large", "wav2vec 2.0 Conformer Large (rel. pos.)",
-           "wav2vec2_conformer", **_LARGE,
-           hf_extra=(*_CONFORMER, ("position_embeddings_type", "relative")),
-           description="wav2vec 2.0 Conformer Large, relative positions, Libri-Light 60k h "
-                       "(HF facebook/wav2vec2-conformer-rel-pos-large; fairseq, Apache-2.0)"),
-    _entry("wav2vec2_conformer_rope_large", "wav2vec 2.0 Conformer Large (RoPE)",
-           "wav2vec2_conformer", **_LARGE,
-           hf_extra=(*_CONFORMER, ("position_embeddings_type", "rotary")),
-           description="wav2vec 2.0 Conformer Large, rotary positions, Libri-Light 60k h "
-                       "(HF facebook/wav2vec2-conformer-rope-large; fairseq, Apache-2.0)"),
-    _entry("unispeech_sat_base", "UniSpeech-SAT Base", "unispeech_sat", **_BASE,
-           description="UniSpeech-SAT Base, LibriSpeech 960 h "
-                       "(HF microsoft/unispeech-sat-base; unilm, MIT)"),
-    _entry("unispeech_sat_base_plus", "UniSpeech-SAT Base+", "unispeech_sat", **_BASE,
-           description="UniSpeech-SAT Base+, 94k h (HF microsoft/unispeech-sat-base-plus; "
-                       "unilm, MIT)"),
-    _entry("unispeech_sat_large", "UniSpeech-SAT Large", "unispeech_sat", **_LARGE,
-           description="UniSpeech-SAT Large, 94k h (HF microsoft/unispeech-sat-large; "
-                       "unilm, MIT)"),
+    _conformer("relpos", "rel. pos.", "relative", "rel-pos"),
+    _conformer("rope", "RoPE", "rotary", "rope"),
+    _unispeech_sat("base", "Base", "LibriSpeech 960 h", "unispeech-sat-base"),
+    _unispeech_sat("base_plus", "Base+", "94k h", "unispeech-sat-base-plus"),
+    _unispeech_sat("large", "Large", "94k h", "unispeech-sat-large"),
     _entry("mms_300m", "MMS 300M", "wav2vec2", **_LARGE,
            description="MMS 300M, ~500k h in 1,400 languages (HF facebook/mms-300m; "
                        "CC-BY-NC 4.0)"),

@@ -29,7 +29,8 @@ class LoadedModel:
     checkpoint : the checkpoint path, or ``random:<seed>``.
     n_conv, n_layers : numbers of conv blocks and transformer layers.
     device : where the module lives.
-    source : ``hf``, ``fairseq``, ``unilm``, ``fastvgs``, ``avhubert`` or ``random``.
+    source : ``hf``, ``generic``, ``fairseq``, ``unilm``, ``fastvgs``, ``avhubert`` or
+        ``random``.
     seed : the seed of random weights (None for trained weights).
     notes : what the user should know (a fine-tuned head left out, the generic path used).
     """

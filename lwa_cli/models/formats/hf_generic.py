@@ -123,22 +123,26 @@ def measure(module: GenericEncoder, path: Path) -> tuple[int, int, int, int]:
     return n_hidden - 1, int(stride), n1, width
 
 
+def _from_dir(cls: Any, path: Path, problem: str) -> Any:
+    """``cls.from_pretrained(path)`` offline, or an `LwaError` saying ``problem``."""
+    try:
+        return cls.from_pretrained(str(path), local_files_only=True)
+    except (OSError, ValueError, KeyError) as exc:
+        raise LwaError(f"{problem} ({type(exc).__name__}).") from None
+
+
 def _read(path: Path) -> tuple[Any, Any, Any]:
     """(config, feature extractor, model) of a directory, offline."""
     from transformers import AutoConfig, AutoFeatureExtractor, AutoModel
 
-    try:
-        config = AutoConfig.from_pretrained(str(path), local_files_only=True)
-    except (OSError, ValueError, KeyError) as exc:
-        raise LwaError(f"{path}/config.json has model_type {model_type(path)!r}, which "
+    config = _from_dir(AutoConfig, path,
+                       f"{path}/config.json has model_type {model_type(path)!r}, which "
                        f"neither lwa ({', '.join(HF_MODEL_TYPES)}) nor the installed "
-                       f"transformers knows ({type(exc).__name__}).") from None
-    try:
-        extractor = AutoFeatureExtractor.from_pretrained(str(path), local_files_only=True)
-    except (OSError, ValueError, KeyError) as exc:
-        raise LwaError(f"checkpoint {path} (model_type {config.model_type!r}) has no usable "
-                       f"feature extractor (preprocessor_config.json): lwa's generic path "
-                       f"takes the input convention from it ({type(exc).__name__}).") from None
+                       "transformers knows")
+    extractor = _from_dir(AutoFeatureExtractor, path,
+                          f"checkpoint {path} (model_type {config.model_type!r}) has no usable "
+                          "feature extractor (preprocessor_config.json): lwa's generic path "
+                          "takes the input convention from it")
     rate = getattr(extractor, "sampling_rate", SAMPLE_RATE)
     if rate != SAMPLE_RATE:
         raise LwaError(f"checkpoint {path}: its feature extractor expects {rate} Hz audio; "
