@@ -149,6 +149,10 @@ def test_registry_entries_carry_their_display_names():
     assert names["avhubert_large_lrs3_vc2"] == "AV-HuBERT Large (LRS3+VC2)"
     assert names["hubert_base_random"] == "HuBERT Base, random init"
     assert names["demo_wav2vec2"] == "demo wav2vec 2.0" and names["demo_hubert"] == "demo HuBERT"
+    assert names["w2v_bert_2"] == "w2v-BERT 2.0" and names["xls_r_2b_random"] == (
+        "XLS-R 2B, random init")
+    assert names["wav2vec2_conformer_rope_large"] == "wav2vec 2.0 Conformer Large (RoPE)"
+    assert names["unispeech_sat_base_plus"] == "UniSpeech-SAT Base+"
     assert all(REGISTRY[n].display_name for n in REGISTRY)
 
 

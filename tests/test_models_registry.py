@@ -77,6 +77,21 @@ def test_hf_config_of_an_entry_has_its_architecture(name):
         assert config.feat_extract_norm == spec.conv_norm
 
 
+@pytest.mark.parametrize("name", PRETRAINED + ENCODERS)
+def test_every_hf_family_reads_back_the_config_it_builds(name):
+    """An entry's transformers config, read back through its `HF_FAMILIES` entry, is the
+    entry's architecture (family-specific values in hf_extra included)."""
+    from lwa_cli.models.hf_families import spec_from_hf_config
+
+    spec = REGISTRY[name]
+    config = spec.hf_config()
+    back = spec_from_hf_config(config, name=name, normalize_input=spec.normalize_input)
+    assert spec.arch_differences(back) == []
+    assert (back.hf_extra, back.n_heads, back.ffn_dim) == (
+        spec.hf_extra, spec.n_heads, spec.ffn_dim)
+    assert back.n_frames(16000) == spec.n_frames(16000) == 49
+
+
 def test_arch_differences_names_the_field():
     base, large = REGISTRY["wav2vec_base"], REGISTRY["wav2vec_large"]
     diffs = base.arch_differences(large)
