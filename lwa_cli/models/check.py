@@ -12,15 +12,13 @@ from typing import Any
 
 from lwa_cli.models import hub
 from lwa_cli.models.formats import detect_format, hf_generic
+from lwa_cli.models.hf_families import family_entry
 from lwa_cli.models.layers import valid_range
 from lwa_cli.models.spec import SAMPLE_RATE, ModelSpec
 
 
 def input_convention(spec: ModelSpec) -> str:
     """One line saying what lwa feeds the model."""
-    if spec.family == "w2v_bert":
-        return ("80-bin log-mel fbank (SeamlessM4TFeatureExtractor), each bin normalised "
-                "over the utterance, 2 frames stacked -> 160 dims every 20 ms")
     if spec.family == "avhubert":
         return "26-bin log filterbank, 4 frames stacked -> 104 dims every 40 ms, layer norm"
     if spec.family == "generic":
@@ -28,6 +26,9 @@ def input_convention(spec: ModelSpec) -> str:
         return (f"the checkpoint's {extra['feature_extractor']} -> {extra['input']} "
                 f"(AutoFeatureExtractor), frame period measured "
                 f"{1000 * int(extra['stride_samples']) / SAMPLE_RATE:g} ms")
+    own = family_entry(spec.family).input_convention  # an HF family's own front end
+    if own:
+        return own
     std = "standardised per utterance" if spec.normalize_input else "not standardised"
     return f"16 kHz waveform, {std}"
 

@@ -41,6 +41,8 @@ class HfFamily:
     config_kwargs : ``(spec, mask_emb) -> dict`` of the config class's keyword arguments.
     module_class : ``package.module.Class`` of lwa's subclass of ``model_class`` that is
         built and loaded instead (its own input and layer taps); empty: ``model_class``.
+    input_convention : what lwa feeds the model, one line (`lwa models --check`); empty:
+        the 16 kHz waveform.
     """
 
     family: str
@@ -49,6 +51,7 @@ class HfFamily:
     read_spec: Callable[..., ModelSpec]
     config_kwargs: Callable[[ModelSpec, bool], dict[str, Any]]
     module_class: str = ""
+    input_convention: str = ""
 
 
 # ------------------------------------------------------------------ conv-stack families
@@ -223,7 +226,10 @@ HF_FAMILIES: dict[str, HfFamily] = {
                                        _conformer_kwargs),
     "wav2vec2-bert": HfFamily("w2v_bert", "Wav2Vec2BertConfig", "Wav2Vec2BertModel",
                               _w2v_bert_spec, _w2v_bert_kwargs,
-                              module_class="lwa_cli.models.w2v_bert.W2vBertModel"),
+                              module_class="lwa_cli.models.w2v_bert.W2vBertModel",
+                              input_convention="80-bin log-mel fbank "
+                              "(SeamlessM4TFeatureExtractor), each bin normalised over the "
+                              "utterance, 2 frames stacked -> 160 dims every 20 ms"),
 }
 """transformers ``config.model_type`` -> family; a new transformers family adds one entry."""
 
