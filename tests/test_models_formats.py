@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import struct
 import zipfile
@@ -38,7 +39,7 @@ FORMAT_OF = {"hf": "hf", "fairseq": "fairseq", "unilm": "fairseq", "fastvgs": "f
 
 
 def test_formats_are_listed_once_each_with_the_four_callables():
-    assert [f.name for f in FORMATS] == ["hf", "fastvgs", "avhubert", "fairseq"]
+    assert [f.name for f in FORMATS] == ["generic", "hf", "fastvgs", "avhubert", "fairseq"]
     for fmt in FORMATS:
         assert all(callable(c) for c in (fmt.detect, fmt.read_spec, fmt.load, fmt.fingerprint))
 
@@ -55,6 +56,20 @@ def test_each_format_is_detected_and_read(checkpoints, kind):
     loaded = load_model("mine", path)
     assert spec.name == "mine" and spec == loaded.spec
     assert loaded.fingerprint == fmt.fingerprint(path) == checkpoint_fingerprint(path)
+
+
+def test_a_model_type_without_family_takes_the_generic_path(checkpoints, tmp_path):
+    other = tmp_path / "other"
+    shutil.copytree(checkpoints["hf"], other)
+    config = json.loads((other / "config.json").read_text())
+    (other / "config.json").write_text(json.dumps({**config, "model_type": "sew"}))
+    assert detect_format(other).name == "generic"
+    assert [f.name for f in FORMATS if f.detect(other)] == ["generic", "hf"]
+    assert detect_format(checkpoints["hf"]).name == "hf"  # a family's type is not generic
+    (other / "config.json").write_text("{")  # unreadable: hf_dir says why
+    assert detect_format(other).name == "hf"
+    with pytest.raises(LwaError, match="config.json"):
+        load_model("mine", other)
 
 
 def test_unknown_files_and_directories_are_refused_by_name(tmp_path):
@@ -134,6 +149,10 @@ def test_registry_entries_carry_their_display_names():
     assert names["avhubert_large_lrs3_vc2"] == "AV-HuBERT Large (LRS3+VC2)"
     assert names["hubert_base_random"] == "HuBERT Base, random init"
     assert names["demo_wav2vec2"] == "demo wav2vec 2.0" and names["demo_hubert"] == "demo HuBERT"
+    assert names["w2v_bert_2"] == "w2v-BERT 2.0" and names["xls_r_2b_random"] == (
+        "XLS-R 2B, random init")
+    assert names["wav2vec2_conformer_rope_large"] == "wav2vec 2.0 Conformer Large (RoPE)"
+    assert names["unispeech_sat_base_plus"] == "UniSpeech-SAT Base+"
     assert all(REGISTRY[n].display_name for n in REGISTRY)
 
 
@@ -153,9 +172,10 @@ def test_layer_choices_follow_the_registry_entry():
     avhubert = layer_choices("avhubert_large_lrs3_vc2")
     assert avhubert == ["all", "T"] + [f"T{i}" for i in range(25)]
     assert layer_choices("fastvgs_coco")[-1] == "T8"
-    unknown = layer_choices("my_checkpoint")  # the registry's largest: C1-C7, T0-T24
+    unknown = layer_choices("my_checkpoint")  # the registry's largest: C1-C7, T0-T48 (MMS 1B)
     assert unknown == layer_choices(None)
-    assert unknown[-1] == "T24" and "C7" in unknown and "C8" not in unknown
+    assert unknown[-1] == "T48" and "C7" in unknown and "C8" not in unknown
+    assert layer_choices("w2v_bert_2") == ["all", "T"] + [f"T{i}" for i in range(25)]
 
 
 def test_complete_layer_reads_the_model_given_so_far():
@@ -167,5 +187,5 @@ def test_complete_layer_reads_the_model_given_so_far():
     assert complete_layer(SimpleNamespace(params={"model": "avhubert_base_lrs3"}), "C") == []
     assert complete_layer(SimpleNamespace(params={"model": ["wavlm_base"]}), "T1") == [
         "T1", "T10", "T11", "T12"]
-    assert complete_layer(SimpleNamespace(params={}), "T2") == ["T2", "T20", "T21", "T22",
-                                                                "T23", "T24"]
+    assert complete_layer(SimpleNamespace(params={}), "T2") == (  # largest entry: T0-T48
+        ["T2"] + [f"T{i}" for i in range(20, 30)])

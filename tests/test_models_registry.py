@@ -21,10 +21,13 @@ PRETRAINED = [
 ]
 OTHER = ["fastvgs_coco", "fastvgs_places", "fastvgs_plus_coco", "avhubert_base_lrs3",
          "avhubert_base_lrs3_vc2", "avhubert_large_lrs3_vc2"]
+ENCODERS = ["w2v_bert_2", "wav2vec2_conformer_relpos_large", "wav2vec2_conformer_rope_large",
+            "unispeech_sat_base", "unispeech_sat_base_plus", "unispeech_sat_large", "mms_300m",
+            "mms_1b", "xls_r_1b", "xls_r_2b", "mhubert_147"]  # issue 18
 
 
 def test_registry_has_every_model_and_its_random_twin():
-    every = PRETRAINED + OTHER
+    every = PRETRAINED + OTHER + ENCODERS
     assert set(REGISTRY) == set(every) | {f"{n}_random" for n in every}
     for name in every:
         spec, twin = REGISTRY[name], REGISTRY[f"{name}_random"]
@@ -72,6 +75,21 @@ def test_hf_config_of_an_entry_has_its_architecture(name):
     else:
         assert config.do_stable_layer_norm == spec.pre_ln
         assert config.feat_extract_norm == spec.conv_norm
+
+
+@pytest.mark.parametrize("name", PRETRAINED + ENCODERS)
+def test_every_hf_family_reads_back_the_config_it_builds(name):
+    """An entry's transformers config, read back through its `HF_FAMILIES` entry, is the
+    entry's architecture (family-specific values in hf_extra included)."""
+    from lwa_cli.models.hf_families import spec_from_hf_config
+
+    spec = REGISTRY[name]
+    config = spec.hf_config()
+    back = spec_from_hf_config(config, name=name, normalize_input=spec.normalize_input)
+    assert spec.arch_differences(back) == []
+    assert (back.hf_extra, back.n_heads, back.ffn_dim) == (
+        spec.hf_extra, spec.n_heads, spec.ffn_dim)
+    assert back.n_frames(16000) == spec.n_frames(16000) == 49
 
 
 def test_arch_differences_names_the_field():

@@ -34,8 +34,12 @@ def extract(
     model: str = model_option(),
     checkpoint: Path = typer.Option(None, "--checkpoint",
                                     help="HF model directory, fairseq/unilm .pt file, "
-                                         "FaST-VGS(+) directory (args.pkl, best_bundle.pth) "
-                                         "or AV-HuBERT .pt (not needed for *_random)."),
+                                         "FaST-VGS(+) directory (args.pkl, best_bundle.pth), "
+                                         "AV-HuBERT .pt, or a hub id org/name[@revision] in "
+                                         "the local HF cache (not needed for *_random)."),
+    download: bool = typer.Option(False, "--download",
+                                  help="Let a hub id missing from the local Hugging Face "
+                                       "cache be downloaded."),
     split: str = split_option(help="Split of the sample to extract."),
     sample: str = SAMPLE_OPT,
     span: str = SPAN_OPT,
@@ -60,7 +64,7 @@ def extract(
         st.workspace, model=model, checkpoint=checkpoint, split=split, sample=sample,
         span=span, rep=rep, layers=layer, dtype=dtype, device=device,
         shard=parse_shard(shard), subset=subset, force=force, seed=seed,
-        reporter=st.reporter)
+        reporter=st.reporter, download=download)
     if as_json:
         print_json(asdict(summary))
     elif summary.status == "exists":

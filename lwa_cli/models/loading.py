@@ -1,8 +1,10 @@
 """Load a model by name: trained weights from a checkpoint in any format, or random weights.
 
-Everything is offline: a checkpoint is a local path, never a hub name. Its format (Hugging
-Face directory, fairseq/unilm ``.pt``, FaST-VGS directory, AV-HuBERT ``.pt``) is recognised
-by `formats.detect_format`. The returned model is in eval mode, without layerdrop and without
+A checkpoint is a local path or a hub id ``org/name[@revision]`` resolved offline in the local
+Hugging Face cache (`hub`; fetched only with ``download=True``). Its format (Hugging Face
+directory, fairseq/unilm ``.pt``, FaST-VGS directory, AV-HuBERT ``.pt``, or a Hugging Face
+directory of another encoder through the generic path) is recognised by
+`formats.detect_format`. The returned model is in eval mode, without layerdrop and without
 gradients, on the requested device. For a registry name the checkpoint's architecture must
 match the registry entry; any other name takes the architecture from the checkpoint (demo
 models, users' fine-tuned variants). ``*_random`` names build the architecture (from the
@@ -18,7 +20,7 @@ from pathlib import Path
 import torch
 
 from lwa_cli.errors import LwaError
-from lwa_cli.models import avhubert, fastvgs
+from lwa_cli.models import avhubert, fastvgs, hub
 from lwa_cli.models.fingerprints import random_fingerprint
 from lwa_cli.models.formats import detect_format
 from lwa_cli.models.formats.base import LoadedModel, finish
@@ -56,6 +58,7 @@ def load_model(
     *,
     device: str | torch.device = "cpu",
     seed: int = 0,
+    download: bool = False,
 ) -> LoadedModel:
     """Load ``model_name`` from ``checkpoint`` (or random weights for ``*_random``).
 
@@ -63,10 +66,12 @@ def load_model(
     ----------
     model_name : registry name or any other name for an unregistered checkpoint.
     checkpoint : a checkpoint in one of `formats.FORMATS` (Hugging Face model directory,
-        fairseq/unilm ``.pt``, FaST-VGS directory, AV-HuBERT ``.pt``); optional for
+        fairseq/unilm ``.pt``, FaST-VGS directory, AV-HuBERT ``.pt``), or a hub id
+        ``org/name[@revision]`` in the local Hugging Face cache (`hub`); optional for
         ``*_random`` names (then the registry entry gives the architecture).
     device : ``cpu``, ``cuda[:i]`` or ``auto``.
     seed : seed of random weights (``*_random`` names only).
+    download : a hub id not in the local Hugging Face cache may be fetched.
 
     Raises
     ------
@@ -88,7 +93,7 @@ def load_model(
                 f"original .pt: {entry.description}); lwa never downloads models."
             )
         return _random_model(entry, dev, seed, checkpoint_spec=None)
-    path = Path(checkpoint).expanduser()
+    path, hub_id = hub.resolve_checkpoint(checkpoint, download=download)
     fmt = detect_format(path)
     try:
         spec = fmt.read_spec(path, model_name, entry)
@@ -96,10 +101,14 @@ def load_model(
         if model_name.endswith("_random"):
             spec = replace(spec, random=True)
             return _random_model(entry or spec, dev, seed, checkpoint_spec=spec)
-        return fmt.load(path, spec, dev)
+        loaded = fmt.load(path, spec, dev)
     except _CORRUPT_FILE_ERRORS as exc:
         raise LwaError(f"cannot read checkpoint {path}: it is corrupt or truncated "
                        f"({type(exc).__name__}: {exc}); download or copy it again") from None
+    if hub_id is not None:  # the snapshot's repo and commit identify the weights
+        loaded.fingerprint = hub.hub_fingerprint(hub_id, loaded.fingerprint)
+        loaded.checkpoint = hub_id.label
+    return loaded
 
 
 def _corrupt_file_errors() -> tuple[type[BaseException], ...]:

@@ -25,6 +25,7 @@ from lwa_cli.models.spec import (  # noqa: F401  (re-exported: older import path
     FBANK_WINDOW,
     SAMPLE_RATE,
     STANDARD_CONV,
+    W2V_BERT_STACK,
     ModelSpec,
     frame_rate,
 )
@@ -41,10 +42,13 @@ def _entry(
     conv_norm: str,
     conv_bias: bool,
     description: str,
+    shape: tuple[int, int, int, int] | None = None,
+    hf_extra: tuple[tuple[str, Any], ...] = (),
 ) -> ModelSpec:
-    """One registry entry of the standard base (12×768) or large (24×1024) shape."""
+    """One registry entry of the standard base (12×768) or large (24×1024) shape, or of
+    ``shape`` = (layers, width, heads, feed-forward width) when given."""
     data2vec = family == "data2vec"
-    return ModelSpec(
+    spec = ModelSpec(
         name=name,
         family=family,
         hf_class=FAMILY_CLASSES[family][1],
@@ -63,7 +67,12 @@ def _entry(
         pos_conv_depth=5 if data2vec else 1,
         description=description,
         display_name=display_name,
+        hf_extra=tuple(sorted(hf_extra)),
     )
+    if shape is None:
+        return spec
+    layers, width, heads, ffn = shape
+    return replace(spec, n_layers=layers, hidden_size=width, n_heads=heads, ffn_dim=ffn)
 
 
 # Post-LN base models (group-norm conv, raw waveform) and pre-LN large ones (layer-norm conv,
@@ -143,6 +152,65 @@ _OTHER: tuple[ModelSpec, ...] = (
 )
 
 
+_XL = (48, 1280, 16, 5120)
+_CONFORMER = (("conv_depthwise_kernel_size", 31), ("rotary_embedding_base", 10000))
+
+def _conformer(short: str, shown: str, positions: str, hf_id: str) -> ModelSpec:
+    """A wav2vec 2.0 Conformer Large (Libri-Light 60k h) with ``positions`` embeddings."""
+    return _entry(f"wav2vec2_conformer_{short}_large", f"wav2vec 2.0 Conformer Large ({shown})",
+                  "wav2vec2_conformer", **_LARGE,
+                  hf_extra=(*_CONFORMER, ("position_embeddings_type", positions)),
+                  description=f"wav2vec 2.0 Conformer Large, {positions} positions, Libri-Light "
+                              f"60k h (HF facebook/wav2vec2-conformer-{hf_id}-large; fairseq, "
+                              "Apache-2.0)")
+
+
+def _unispeech_sat(size: str, shown: str, hours: str, hf_id: str) -> ModelSpec:
+    """A UniSpeech-SAT model (unilm, MIT): the wav2vec2 layout, post-LN base, pre-LN large."""
+    return _entry(f"unispeech_sat_{size}", f"UniSpeech-SAT {shown}", "unispeech_sat",
+                  **(_LARGE if size == "large" else _BASE),
+                  description=f"UniSpeech-SAT {shown}, {hours} (HF microsoft/{hf_id}; unilm, MIT)")
+
+
+_ENCODERS: tuple[ModelSpec, ...] = (
+    _conformer("relpos", "rel. pos.", "relative", "rel-pos"),
+    _conformer("rope", "RoPE", "rotary", "rope"),
+    _unispeech_sat("base", "Base", "LibriSpeech 960 h", "unispeech-sat-base"),
+    _unispeech_sat("base_plus", "Base+", "94k h", "unispeech-sat-base-plus"),
+    _unispeech_sat("large", "Large", "94k h", "unispeech-sat-large"),
+    _entry("mms_300m", "MMS 300M", "wav2vec2", **_LARGE,
+           description="MMS 300M, ~500k h in 1,400 languages (HF facebook/mms-300m; "
+                       "CC-BY-NC 4.0)"),
+    _entry("mms_1b", "MMS 1B", "wav2vec2", **_LARGE, shape=_XL,
+           description="MMS 1B, ~500k h in 1,400 languages (HF facebook/mms-1b; CC-BY-NC 4.0)"),
+    _entry("xls_r_1b", "XLS-R 1B", "wav2vec2", **_LARGE, shape=_XL,
+           description="XLS-R 1B, 436k h in 128 languages (HF facebook/wav2vec2-xls-r-1b; "
+                       "Apache-2.0)"),
+    _entry("xls_r_2b", "XLS-R 2B", "wav2vec2", **_LARGE, shape=(48, 1920, 16, 7680),
+           description="XLS-R 2B, 436k h in 128 languages (HF facebook/wav2vec2-xls-r-2b; "
+                       "Apache-2.0)"),
+    _entry("mhubert_147", "mHuBERT-147", "hubert", **_BASE,
+           description="mHuBERT-147, 90k h in 147 languages (HF utter-project/mHuBERT-147; "
+                       "CC-BY-NC-SA 4.0)"),
+)
+"""Issue 18's encoders with a conv stack (the published checkpoints' config.json values)."""
+
+
+def _w2v_bert_entry() -> ModelSpec:
+    """w2v-BERT 2.0: filterbank front end (2 stacked frames, 20 ms), conformer layers."""
+    extra = (("conv_depthwise_kernel_size", 31), ("feature_projection_input_dim", 160),
+             ("left_max_position_embeddings", 64), ("position_embeddings_type", "relative_key"),
+             ("right_max_position_embeddings", 8), ("rotary_embedding_base", 10000))
+    return ModelSpec(
+        name="w2v_bert_2", family="w2v_bert", hf_class=FAMILY_CLASSES["w2v_bert"][1],
+        conv_layers=(), n_layers=24, hidden_size=1024,
+        frame_rate_hz=SAMPLE_RATE / (FBANK_HOP * W2V_BERT_STACK), normalize_input=False,
+        pre_ln=True, conv_norm="layer", n_heads=16, ffn_dim=4096, pos_conv_kernel=0,
+        pos_conv_groups=0, activation="swish", hf_extra=extra, display_name="w2v-BERT 2.0",
+        description="w2v-BERT 2.0, 4.5M h in 143+ languages (HF facebook/w2v-bert-2.0; MIT)",
+    )
+
+
 def _random_variant(spec: ModelSpec) -> ModelSpec:
     """The ``*_random`` twin of a pre-trained entry."""
     return replace(
@@ -155,7 +223,9 @@ def _random_variant(spec: ModelSpec) -> ModelSpec:
 
 
 REGISTRY: dict[str, ModelSpec] = {
-    spec.name: spec for base in _PRETRAINED + _OTHER for spec in (base, _random_variant(base))
+    spec.name: spec
+    for base in _PRETRAINED + (_w2v_bert_entry(), *_ENCODERS) + _OTHER
+    for spec in (base, _random_variant(base))
 }
 """All registered models by name, each pre-trained entry followed by its ``*_random`` twin."""
 

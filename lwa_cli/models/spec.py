@@ -30,7 +30,14 @@ FBANK_WINDOW = 400
 FBANK_HOP = 160
 """Samples between filterbank windows (10 ms)."""
 
-ARCH_FIELDS: tuple[str, ...] = ("family", "conv_layers", "n_layers", "hidden_size", "pre_ln")
+W2V_BERT_STACK = 2
+"""Filterbank frames (10 ms) stacked into one w2v-BERT input frame (20 ms)."""
+
+W2V_BERT_MELS = 80
+"""Mel bins of w2v-BERT's filterbank (160 = 80 x 2 projection inputs)."""
+
+ARCH_FIELDS: tuple[str, ...] = ("family", "conv_layers", "n_layers", "hidden_size", "pre_ln",
+                                "hf_extra")
 """Fields a checkpoint must share with the registry entry it is loaded under."""
 
 
@@ -41,10 +48,12 @@ class ModelSpec:
     Attributes
     ----------
     name : registry name (or the user's name for an unregistered checkpoint).
-    family : ``wav2vec2``, ``hubert``, ``wavlm``, ``data2vec``, ``fastvgs`` or ``avhubert``.
+    family : ``wav2vec2``, ``hubert``, ``wavlm``, ``data2vec``, ``unispeech_sat``,
+        ``wav2vec2_conformer``, ``w2v_bert`` (`hf_families.HF_FAMILIES`), ``fastvgs``,
+        ``avhubert`` or ``generic`` (`formats.hf_generic`).
     hf_class : name of the transformers base model class.
-    conv_layers : (channels, kernel, stride) of each conv block; empty for AV-HuBERT, whose
-        front end is a filterbank (no C layers).
+    conv_layers : (channels, kernel, stride) of each conv block; empty for a model without
+        C layers (AV-HuBERT, w2v-BERT: a filterbank front end; the generic path).
     n_layers : number of transformer layers L exposed as T1..TL (T0..TL exist).
     hidden_size : transformer width.
     frame_rate_hz : output frames per second of the conv stack.
@@ -62,6 +71,9 @@ class ModelSpec:
     display_name : the name papers print (registry entries; empty for a checkpoint's spec).
     encoder_layers : transformer layers the model has when more than it exposes (FaST-VGS:
         12 built, the first 8 trained and exposed); None means ``n_layers``.
+    hf_extra : family-specific transformers config values as sorted (name, value) pairs
+        (conformer position embeddings, w2v-BERT front end, the generic path's measured
+        stride); empty for the wav2vec2/HuBERT/WavLM/data2vec families.
     """
 
     name: str
@@ -87,6 +99,7 @@ class ModelSpec:
     description: str = ""
     encoder_layers: int | None = None
     display_name: str = ""
+    hf_extra: tuple[tuple[str, Any], ...] = ()
 
     @property
     def n_conv(self) -> int:
@@ -111,6 +124,10 @@ class ModelSpec:
     @property
     def receptive_field(self) -> int:
         """Samples that produce one output frame (400 for the standard stack)."""
+        if self.family == "w2v_bert":  # W2V_BERT_STACK filterbank windows
+            return FBANK_WINDOW + FBANK_HOP * (W2V_BERT_STACK - 1)
+        if self.family == "generic":
+            return max(FBANK_WINDOW, int(dict(self.hf_extra)["stride_samples"]))
         if not self.conv_layers:
             return FBANK_WINDOW
         field, jump = 1, 1
@@ -120,7 +137,22 @@ class ModelSpec:
         return field
 
     def n_frames(self, n_samples: int) -> int:
-        """Number of output frames for a waveform of ``n_samples`` samples."""
+        """Number of output frames for a waveform of ``n_samples`` samples.
+
+        Without conv layers: AV-HuBERT stacks 4 filterbank frames (the last one zero-padded);
+        w2v-BERT stacks 2 and leaves out the half-padding frame `SeamlessM4TFeatureExtractor`
+        adds to an odd count, ``(1 + (n - 400) // 160) // 2``; the generic path estimates
+        ``n1 + (n - 16000) // s`` from its measured stride s and frame count n1 at 1 s
+        (within a frame; the pipeline pools on the frames the model outputs).
+        """
+        if self.family == "w2v_bert":
+            if n_samples < FBANK_WINDOW:
+                return 0
+            return (1 + (n_samples - FBANK_WINDOW) // FBANK_HOP) // W2V_BERT_STACK
+        if self.family == "generic":
+            extra = dict(self.hf_extra)
+            return max(0, int(extra["frames_at_1s"])
+                       + (n_samples - SAMPLE_RATE) // int(extra["stride_samples"]))
         if not self.conv_layers:  # filterbank frames (last one zero-padded), then stacked
             if n_samples <= 0:
                 return 0

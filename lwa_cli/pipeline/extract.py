@@ -25,7 +25,7 @@ from lwa_cli.data.audio import load_audio
 from lwa_cli.errors import LwaError, LwaUsageError, did_you_mean, param_error
 from lwa_cli.features.logmel import HOP_LENGTH, SAMPLE_RATE
 from lwa_cli.models.capture import extract_layers
-from lwa_cli.models.fingerprints import checkpoint_fingerprint
+from lwa_cli.models.hub import checkpoint_fingerprint
 from lwa_cli.models.layers import is_conv, parse_layers, valid_range
 from lwa_cli.models.loading import LoadedModel, load_model
 from lwa_cli.models.registry import REGISTRY, ModelSpec, get_spec
@@ -164,7 +164,8 @@ def extract_features(ws: Workspace, *, model: str, checkpoint: Path | None, spli
                      device: str | None = None, shard: tuple[int, int] | None = None,
                      subset: int | None = None, force: bool = False, seed: int = 0,
                      reporter: Reporter = SILENT,
-                     loaded: LoadedModel | None = None) -> ExtractSummary:
+                     loaded: LoadedModel | None = None,
+                     download: bool = False) -> ExtractSummary:
     """Extract the layers of `model` over a sample into the workspace (see module doc).
 
     The target file is held under a write lock and the sample under a read lock for the
@@ -172,7 +173,8 @@ def extract_features(ws: Workspace, *, model: str, checkpoint: Path | None, spli
     sample, is refused while this one runs. A complete file is reused when it was extracted
     from the current sample with the same weights and holds the layers asked for; one from
     another checkpoint is refused unless `force`. `loaded` lets a caller reuse an already
-    loaded model (the API's batch use).
+    loaded model (the API's batch use); `download` lets a hub id missing from the local
+    Hugging Face cache be fetched (models/hub.py).
     """
     if span not in SPANS:
         raise param_error("span", span, f"is not one of {', '.join(SPANS)}")
@@ -199,7 +201,9 @@ def extract_features(ws: Workspace, *, model: str, checkpoint: Path | None, spli
         if loaded is None:
             _check_model_name(model, checkpoint, reporter)
         lm = loaded or load_model(model, checkpoint, device=resolve_device_name(device),
-                                  seed=seed)
+                                  seed=seed, download=download)
+        for note in lm.notes:
+            reporter.info(note)
         default = ["C"] if rep == "local" else ["T"]
         names = parse_layers(list(layers) if layers else default, lm.n_conv, lm.n_layers)
         _check_layers(span, rep, names, lm.spec)
@@ -300,10 +304,7 @@ def weights_fingerprint(model: str, checkpoint: Path | None, seed: int) -> str |
     without loading them (a checkpoint file or directory); None for random weights."""
     if checkpoint is None or model.endswith("_random"):
         return None
-    path = Path(checkpoint).expanduser()
-    if not path.exists():
-        raise LwaError(f"checkpoint {path} does not exist; check --checkpoint.")
-    return checkpoint_fingerprint(path)
+    return checkpoint_fingerprint(checkpoint)  # a path or a cached hub id (models/hub.py)
 
 
 def _stale_reason(done: Path, smp: Sample, model: str, checkpoint: Path | None, seed: int,

@@ -1,12 +1,13 @@
 """Checkpoint formats: one module each, one dispatcher.
 
-Each format module (``hf_dir``, ``fastvgs_dir``, ``avhubert_pt``, ``fairseq_pt``) defines a
-`CheckpointFormat` ``FORMAT`` with ``detect``, ``read_spec``, ``load`` and ``fingerprint``.
-`detect_format` tries them in `FORMATS` order, so a more specific format comes before a more
-general one: ``fairseq_pt`` takes any torch file, so a format of ``.pt`` files (AV-HuBERT,
-or another one) goes before it. Adding a format is one module here and one line in
-`FORMATS`; a new transformers family read from a Hugging Face directory is instead one entry
-in `hf_families.HF_FAMILIES`.
+Each format module (``hf_generic``, ``hf_dir``, ``fastvgs_dir``, ``avhubert_pt``,
+``fairseq_pt``) defines a `CheckpointFormat` ``FORMAT`` with ``detect``, ``read_spec``,
+``load`` and ``fingerprint``. `detect_format` tries them in `FORMATS` order, so a more
+specific format comes before a more general one: ``fairseq_pt`` takes any torch file, so a
+format of ``.pt`` files (AV-HuBERT, or another one) goes before it; ``hf_generic`` takes
+the Hugging Face directories whose model type has no family, so it goes before ``hf_dir``.
+Adding a format is one module here and one line in `FORMATS`; a new transformers family
+read from a Hugging Face directory is instead one entry in `hf_families.HF_FAMILIES`.
 """
 
 from __future__ import annotations
@@ -14,12 +15,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from lwa_cli.errors import LwaError
-from lwa_cli.models.formats import avhubert_pt, fairseq_pt, fastvgs_dir, hf_dir
+from lwa_cli.models.formats import avhubert_pt, fairseq_pt, fastvgs_dir, hf_dir, hf_generic
 from lwa_cli.models.formats.base import CheckpointFormat, LoadedModel
 
 __all__ = ["FORMATS", "CheckpointFormat", "LoadedModel", "detect_format"]
 
 FORMATS: tuple[CheckpointFormat, ...] = (
+    hf_generic.FORMAT,  # an HF directory of a model type without a family; before hf_dir
     hf_dir.FORMAT,
     fastvgs_dir.FORMAT,
     avhubert_pt.FORMAT,
@@ -44,7 +46,7 @@ def detect_format(path: Path | str) -> CheckpointFormat:
             return fmt
     kinds = [f for f in FORMATS if bool(f.files) == path.is_dir()] or list(FORMATS)
     if path.is_dir():
-        files = ", nor ".join(" + ".join(f.files) for f in kinds)
+        files = ", nor ".join(dict.fromkeys(" + ".join(f.files) for f in kinds))
         wanted = " or ".join(f.what for f in kinds)
         raise LwaError(f"checkpoint directory {path} has no {files}; give {wanted}.")
     raise LwaError(f"cannot read checkpoint {path}: it is none of the checkpoint files lwa "

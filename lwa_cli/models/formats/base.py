@@ -7,7 +7,7 @@ A format is a module in this package with ``detect``, ``read_spec``, ``load`` an
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -29,8 +29,10 @@ class LoadedModel:
     checkpoint : the checkpoint path, or ``random:<seed>``.
     n_conv, n_layers : numbers of conv blocks and transformer layers.
     device : where the module lives.
-    source : ``hf``, ``fairseq``, ``unilm``, ``fastvgs``, ``avhubert`` or ``random``.
+    source : ``hf``, ``generic``, ``fairseq``, ``unilm``, ``fastvgs``, ``avhubert`` or
+        ``random``.
     seed : the seed of random weights (None for trained weights).
+    notes : what the user should know (a fine-tuned head left out, the generic path used).
     """
 
     name: str
@@ -44,6 +46,7 @@ class LoadedModel:
     device: torch.device
     source: str
     seed: int | None = None
+    notes: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from lwa_cli.errors import LwaError
 from lwa_cli.models.fingerprints import hf_dir_fingerprint
 from lwa_cli.models.formats.base import CheckpointFormat, LoadedModel, trained
 from lwa_cli.models.hf_families import HF_MODEL_TYPES, hf_classes, spec_from_hf_config
+from lwa_cli.models.hf_heads import head_note
 from lwa_cli.models.spec import ModelSpec
 
 CONFIG_FILE = "config.json"
@@ -93,7 +94,7 @@ def read_spec(path: Path, name: str, entry: ModelSpec | None) -> ModelSpec:
     return spec_from_hf_config(config, name=name, normalize_input=_normalize(path, entry))
 
 
-def _dtype_kwarg() -> dict[str, Any]:
+def dtype_kwarg() -> dict[str, Any]:
     """``dtype=float32`` under the argument name this transformers version uses."""
     import transformers
 
@@ -109,10 +110,11 @@ def load(path: Path, spec: ModelSpec, device: torch.device) -> LoadedModel:
         with quiet_transformers():
             module, info = model_cls.from_pretrained(
                 str(path), config=config, local_files_only=True, output_loading_info=True,
-                **_dtype_kwarg(),
+                **dtype_kwarg(),
             )
     except (OSError, ValueError, RuntimeError) as exc:
         raise LwaError(f"cannot load the model in {path}: {exc}") from None
+    note = head_note(path, config, info.get("unexpected_keys", []), model_cls.base_model_prefix)
     missing = [k for k in info.get("missing_keys", []) if "masked_spec_embed" not in k]
     mismatched = list(info.get("mismatched_keys", []))
     if missing or mismatched:
@@ -121,7 +123,9 @@ def load(path: Path, spec: ModelSpec, device: torch.device) -> LoadedModel:
             f"the weights in {path} do not fill the model of its {CONFIG_FILE} "
             f"(missing or mis-shaped: {listed}); is the directory complete?"
         )
-    return trained(spec, module, path, hf_dir_fingerprint(path), "hf", device)
+    loaded = trained(spec, module, path, hf_dir_fingerprint(path), "hf", device)
+    loaded.notes.extend([note] if note else [])
+    return loaded
 
 
 FORMAT = CheckpointFormat(
