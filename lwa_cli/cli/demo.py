@@ -42,7 +42,7 @@ def models(dest: Path = typer.Argument(..., help="Directory to write the checkpo
            seed: int = typer.Option(0, "--seed", help="Seed of the random weights."),
            as_json: bool = JSON_OPT) -> None:
     """Write tiny seeded random-weight checkpoints: wav2vec2 (HF directory), HuBERT
-    (fairseq .pt) and WavLM (unilm .pt)."""
+    (fairseq .pt), WavLM (unilm .pt) and Whisper (HF directory)."""
     from lwa_cli.demo.models import write_demo_models
 
     written = write_demo_models(dest, seed=seed)

@@ -91,6 +91,9 @@ def extract_layers(
     ``{layer: (n_frames, dim) float32}`` in canonical layer order.
     """
     wanted = parse_layers(list(layers), loaded.n_conv, loaded.n_layers, model=loaded.name)
+    own_extract = getattr(loaded.module, "lwa_extract", None)  # Whisper's 30 s windows
+    if own_extract is not None:
+        return own_extract(wave, wanted, loaded.device)
     conv_ids = [layer_index(n) for n in wanted if is_conv(n)]
     trans_ids = [layer_index(n) for n in wanted if not is_conv(n)]
     module = loaded.module

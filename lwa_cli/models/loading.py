@@ -20,7 +20,7 @@ from typing import Any
 import torch
 
 from lwa_cli.errors import LwaError
-from lwa_cli.models import avhubert, fairseq, fastvgs
+from lwa_cli.models import avhubert, fairseq, fastvgs, whisper, whisper_hf, whisper_pt
 from lwa_cli.models.fingerprints import (
     fastvgs_dir_fingerprint,
     file_sha256,
@@ -154,6 +154,11 @@ def load_model(
     try:
         if fastvgs.is_checkpoint_dir(path):
             loaded = _load_fastvgs(path, model_name, entry)
+        elif whisper_hf.detect(path):  # Whisper: models/whisper_hf.py
+            spec = whisper_hf.read_spec(path, model_name, entry)
+            _check_matches(entry, spec, path)
+            loaded = _loaded(model_name, spec, whisper_hf.load(path, spec),
+                             whisper_hf.fingerprint(path), str(path), "hf")
         elif path.is_dir():
             loaded = _load_hf_dir(path, model_name, entry)
         else:
@@ -303,6 +308,11 @@ def _load_fairseq(path: Path, name: str, entry: ModelSpec | None) -> LoadedModel
         _check_matches(entry, spec, path)
         module, spec = avhubert.load(path, raw, name)
         return _loaded(name, spec, module, file_sha256(path), str(path), "avhubert")
+    if whisper_pt.is_checkpoint(raw):  # openai-whisper .pt: models/whisper_pt.py
+        spec = whisper_pt.spec_from_checkpoint(raw, name=name, path=path)
+        _check_matches(entry, spec, path)
+        module = whisper_pt.load(path, spec, raw=raw)
+        return _loaded(name, spec, module, file_sha256(path), str(path), "openai-whisper")
     ckpt = fairseq.read_checkpoint(path, name=name, default_normalize=default_normalize, raw=raw)
     _check_matches(entry, ckpt.spec, path)
     _, model_cls = hf_classes(ckpt.spec.family)
@@ -346,6 +356,8 @@ def build_module(spec: ModelSpec) -> torch.nn.Module:
         return fastvgs.build(spec)
     if spec.family == "avhubert":
         return avhubert.build(spec)
+    if spec.family == "whisper":
+        return whisper.build(spec)
     _, model_cls = hf_classes(spec.family)
     return model_cls(spec.hf_config(mask_emb=True))
 
@@ -354,6 +366,8 @@ def _checkpoint_architecture(path: Path, name: str, entry: ModelSpec | None) -> 
     """Architecture and normalize flag of a checkpoint, checked against ``entry``."""
     if fastvgs.is_checkpoint_dir(path):
         spec = fastvgs.spec_from_args(fastvgs.read_args(path), name=name, entry=entry)
+    elif whisper_hf.detect(path):
+        spec = whisper_hf.read_spec(path, name, entry)
     elif path.is_dir():
         config, _ = _hf_config(path)
         spec = spec_from_hf_config(config, name=name, normalize_input=_hf_normalize(path, entry))
@@ -362,6 +376,8 @@ def _checkpoint_architecture(path: Path, name: str, entry: ModelSpec | None) -> 
         raw = fairseq.read_checkpoint_file(path)
         if avhubert.is_checkpoint(raw):
             spec = avhubert.spec_from_checkpoint(raw, name=name, path=path)
+        elif whisper_pt.is_checkpoint(raw):
+            spec = whisper_pt.spec_from_checkpoint(raw, name=name, path=path)
         else:
             spec = fairseq.read_checkpoint(path, name=name, default_normalize=default,
                                            raw=raw).spec

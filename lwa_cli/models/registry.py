@@ -33,6 +33,8 @@ FAMILY_CLASSES: dict[str, tuple[str, str]] = {
     # (models/avhubert.py). Both are configured through a Wav2Vec2Config.
     "fastvgs": ("Wav2Vec2Config", "FastVgsAudioModel"),
     "avhubert": ("Wav2Vec2Config", "AvHubertAudioModel"),
+    # Whisper's encoder with lwa's input windows and capture (models/whisper.py).
+    "whisper": ("WhisperConfig", "WhisperAudioModel"),
 }
 
 CUSTOM_FAMILIES = ("fastvgs", "avhubert")
@@ -55,7 +57,8 @@ HF_MODEL_TYPES: dict[str, str] = {
     "data2vec-audio": "data2vec",
 }
 
-ARCH_FIELDS: tuple[str, ...] = ("family", "conv_layers", "n_layers", "hidden_size", "pre_ln")
+ARCH_FIELDS: tuple[str, ...] = ("family", "conv_layers", "n_layers", "hidden_size", "pre_ln",
+                                 "n_mels")
 """Fields a checkpoint must share with the registry entry it is loaded under."""
 
 
@@ -86,6 +89,7 @@ class ModelSpec:
     description : the published checkpoint this entry stands for.
     encoder_layers : transformer layers the model has when more than it exposes (FaST-VGS:
         12 built, the first 8 trained and exposed); None means ``n_layers``.
+    n_mels : mel bins of a Whisper encoder's input (80 or 128); 0 for other families.
     """
 
     name: str
@@ -110,6 +114,7 @@ class ModelSpec:
     random: bool = False
     description: str = ""
     encoder_layers: int | None = None
+    n_mels: int = 0
 
     @property
     def n_conv(self) -> int:
@@ -144,6 +149,8 @@ class ModelSpec:
 
     def n_frames(self, n_samples: int) -> int:
         """Number of output frames for a waveform of ``n_samples`` samples."""
+        if self.family == "whisper":  # 10 ms mel, conv2 stride 2, 30 s windows: models/whisper
+            return max(0, -(-n_samples // 320))
         if not self.conv_layers:  # filterbank frames (last one zero-padded), then stacked
             if n_samples <= 0:
                 return 0
@@ -177,6 +184,10 @@ class ModelSpec:
         """
         import transformers
 
+        if self.family == "whisper":
+            from lwa_cli.models.whisper import whisper_config
+
+            return whisper_config(self)
         config_name, _ = FAMILY_CLASSES[self.family]
         config_cls = getattr(transformers, config_name)
         # AV-HuBERT has no conv stack; its config's (unused) conv fields keep their defaults.
@@ -405,6 +416,31 @@ _OTHER: tuple[ModelSpec, ...] = (
 )
 
 
+def _whisper_entry(name: str, width: int, n_layers: int, n_heads: int, n_mels: int,
+                   display: str, source: str) -> ModelSpec:
+    """A Whisper encoder (published dims): C1 10 ms, C2 + T0..TL 20 ms, pre-LN, 30 s windows."""
+    return ModelSpec(
+        name=name, family="whisper", hf_class=FAMILY_CLASSES["whisper"][1],
+        conv_layers=((width, 3, 1), (width, 3, 2)), n_layers=n_layers, hidden_size=width,
+        frame_rate_hz=50.0, normalize_input=False, pre_ln=True, conv_norm="none",
+        conv_bias=True, n_heads=n_heads, ffn_dim=4 * width, n_mels=n_mels,
+        description=f"{display} encoder ({source}; HF openai/{name.replace('_', '-')} "
+                    f"or the openai-whisper .pt)",
+    )
+
+
+_WHISPER: tuple[ModelSpec, ...] = (
+    _whisper_entry("whisper_tiny", 384, 4, 6, 80, "Whisper tiny", "tiny.pt"),
+    _whisper_entry("whisper_base", 512, 6, 8, 80, "Whisper base", "base.pt"),
+    _whisper_entry("whisper_small", 768, 12, 12, 80, "Whisper small", "small.pt"),
+    _whisper_entry("whisper_medium", 1024, 24, 16, 80, "Whisper medium", "medium.pt"),
+    _whisper_entry("whisper_large_v2", 1280, 32, 20, 80, "Whisper large-v2", "large-v2.pt"),
+    _whisper_entry("whisper_large_v3", 1280, 32, 20, 128, "Whisper large-v3", "large-v3.pt"),
+    _whisper_entry("whisper_large_v3_turbo", 1280, 32, 20, 128, "Whisper large-v3-turbo",
+                   "large-v3-turbo.pt"),
+)
+
+
 def _random_variant(spec: ModelSpec) -> ModelSpec:
     """The ``*_random`` twin of a pre-trained entry."""
     return replace(
@@ -416,7 +452,9 @@ def _random_variant(spec: ModelSpec) -> ModelSpec:
 
 
 REGISTRY: dict[str, ModelSpec] = {
-    spec.name: spec for base in _PRETRAINED + _OTHER for spec in (base, _random_variant(base))
+    spec.name: spec
+    for base in _PRETRAINED + _OTHER + _WHISPER
+    for spec in (base, _random_variant(base))
 }
 """All registered models by name, each pre-trained entry followed by its ``*_random`` twin."""
 

@@ -122,11 +122,12 @@ def _views(experiment: str, layer: str, files: dict[str, FeatureFile], base_laye
         local = files["local"]
         if layer.startswith("C"):
             return local.features(layer), local.mel(layer), None
-        if "mel/C7" not in set(local.datasets()):
-            raise LwaError("cca mel of T layers pairs them with the 20 ms log-mel stored with "
-                           "C7: extract it with `lwa extract ... --span frame --rep local "
-                           "--layer C7`")
-        x, y = aligned_frames(files["frame"], f"features/{layer}", local, "mel/C7")
+        last = f"C{len(local.meta['spec']['conv_layers'])}"  # the 20 ms conv layer (C7; C2)
+        if f"mel/{last}" not in set(local.datasets()):
+            raise LwaError(f"cca mel of T layers pairs them with the 20 ms log-mel stored with "
+                           f"{last}: extract it with `lwa extract ... --span frame --rep local "
+                           f"--layer {last}`")
+        x, y = aligned_frames(files["frame"], f"features/{layer}", local, f"mel/{last}")
         return x, y, None
     if experiment == "intra":
         f = files["frame"]
