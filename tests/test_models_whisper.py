@@ -259,3 +259,17 @@ def test_malicious_openai_pt_is_refused(tmp_path):
     with pytest.raises(LwaError, match="refusing to load checkpoint .*could run code"):
         load_model("evil", path)
     assert not marker.exists()
+
+
+@pytest.mark.parametrize("seconds", [0.01, 1.0, 29.99, 30.0])
+def test_window_features_equal_the_extractor_padded_to_30s(hf80, seconds):
+    from transformers import WhisperFeatureExtractor
+
+    loaded = load_model("w", hf80[0])
+    wave = wave_of(seconds, seed=3)
+    full = WhisperFeatureExtractor(feature_size=80)(wave, sampling_rate=SR,
+                                                    return_tensors="np")["input_features"]
+    mine = loaded.module.window_features(wave).numpy()
+    assert mine.shape == full.shape == (1, 80, 3000)
+    np.testing.assert_allclose(mine, full, atol=1e-6, rtol=0)
+    assert "zero-padded to 30 s" in loaded.module.lwa_input_rule

@@ -143,10 +143,22 @@ class WhisperAudioModel(torch.nn.Module):
         return self.encoder(input_features=input_features).last_hidden_state
 
     def window_features(self, chunk: np.ndarray) -> torch.Tensor:
-        """The (1, n_mels, 3000) float32 log-mel of one window of at most 30 s."""
+        """The (1, n_mels, 3000) float32 log-mel of one window of at most 30 s.
+
+        The feature extractor runs on the window zero-padded only to ``n + 560`` samples (the
+        audio's frames and at least one frame of zeros: ``max(-10, max - 8)`` after the log
+        floor, as every later frame of the 30 s padding), and that last all-zero frame is
+        repeated to 3000 frames: the log-mel of the window zero-padded to 30 s, without
+        transforming the silence (equal to it to float rounding; see the tests).
+        """
+        length = min(self.window_samples, chunk.size + N_FFT + 2 * HOP)
         out = self.feature_extractor(chunk, sampling_rate=SAMPLE_RATE, return_tensors="np",
-                                     padding="max_length")
-        return torch.from_numpy(np.ascontiguousarray(out["input_features"], dtype=np.float32))
+                                     padding="max_length", max_length=length, truncation=True)
+        feats = np.asarray(out["input_features"], dtype=np.float32)
+        missing = self.window_frames - feats.shape[-1]
+        if missing > 0:
+            feats = np.pad(feats, ((0, 0), (0, 0), (0, missing)), mode="edge")
+        return torch.from_numpy(np.ascontiguousarray(feats))
 
     def lwa_extract(self, wave: np.ndarray, wanted: Sequence[str],
                     device: torch.device) -> dict[str, np.ndarray]:
