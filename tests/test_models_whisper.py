@@ -273,3 +273,40 @@ def test_window_features_equal_the_extractor_padded_to_30s(hf80, seconds):
     assert mine.shape == full.shape == (1, 80, 3000)
     np.testing.assert_allclose(mine, full, atol=1e-6, rtol=0)
     assert "zero-padded to 30 s" in loaded.module.lwa_input_rule
+
+
+def test_sharded_safetensors_and_bin_directories_load_the_same_encoder(tmp_path, hf80):
+    import shutil
+
+    path, model = hf80
+    sharded = tmp_path / "sharded"
+    model.save_pretrained(str(sharded), max_shard_size="100KB")
+    assert (sharded / "model.safetensors.index.json").is_file()
+    binary = tmp_path / "bin"
+    binary.mkdir()
+    shutil.copy(path / "config.json", binary / "config.json")
+    torch.save(model.state_dict(), binary / "pytorch_model.bin")
+    wave = wave_of(0.7, seed=5)
+    ref = extract_layers(load_model("w", path), wave, ["all"])
+    for other in (sharded, binary):
+        loaded = load_model("w", other)
+        assert "model.decoder (" in loaded.module.lwa_notes[0]
+        got = extract_layers(loaded, wave, ["all"])
+        for name in ref:
+            np.testing.assert_array_equal(got[name], ref[name])
+
+
+def test_random_twin_of_a_whisper_checkpoint_and_incomplete_weights(tmp_path, hf80):
+    path, model = hf80
+    trained = extract_layers(load_model("w", path), wave_of(0.5), ["T3"])["T3"]
+    rand = load_model("w_random", path, seed=1)
+    assert rand.source == "random" and rand.spec.n_layers == 3 and rand.spec.n_mels == 80
+    out = extract_layers(rand, wave_of(0.5), ["T3"])["T3"]
+    assert out.shape == trained.shape and np.abs(out - trained).max() > 0.1
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "config.json").write_text((path / "config.json").read_text())
+    state = {k: v for k, v in model.state_dict().items() if "encoder.layers.2." not in k}
+    torch.save(state, broken / "pytorch_model.bin")
+    with pytest.raises(LwaError, match="missing, unexpected or mis-shaped: layers.2"):
+        load_model("w", broken)
