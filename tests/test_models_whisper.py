@@ -310,3 +310,17 @@ def test_random_twin_of_a_whisper_checkpoint_and_incomplete_weights(tmp_path, hf
     torch.save(state, broken / "pytorch_model.bin")
     with pytest.raises(LwaError, match="missing, unexpected or mis-shaped: layers.2"):
         load_model("w", broken)
+
+
+def test_whisper_layer_periods_for_segmentation():
+    from dataclasses import asdict as as_dict
+
+    from lwa_cli.pipeline.segment import layer_frame_period
+
+    spec = as_dict(REGISTRY["whisper_small"])
+    assert layer_frame_period(spec, "C1") == pytest.approx(0.01)
+    assert layer_frame_period(spec, "C2") == layer_frame_period(spec, "T12") == \
+        pytest.approx(0.02)
+    assert REGISTRY["whisper_small"].receptive_field == 1
+    assert REGISTRY["whisper_small"].n_frames(1) == 1
+    assert layer_frame_period(as_dict(REGISTRY["wav2vec_base"]), "C1") == pytest.approx(5 / SR)

@@ -141,6 +141,8 @@ class ModelSpec:
         """Samples that produce one output frame (400 for the standard stack)."""
         if not self.conv_layers:
             return FBANK_WINDOW
+        if self.family == "whisper":  # any audio gives a frame (zero-padded to 30 s)
+            return 1
         field, jump = 1, 1
         for _, kernel, stride in self.conv_layers:
             field += (kernel - 1) * jump
