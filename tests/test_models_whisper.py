@@ -140,7 +140,7 @@ def test_openai_pt_equals_openai_audio_encoder(tmp_path):
     feats = loaded.module.window_features(wave)
     # The input convention is openai's: pad to 30 s, then its log-mel.
     oa_mel = whisper.audio.log_mel_spectrogram(whisper.audio.pad_or_trim(torch.from_numpy(wave)))
-    np.testing.assert_allclose(feats[0].numpy(), oa_mel.numpy(), atol=2e-4, rtol=0)
+    np.testing.assert_allclose(feats[0].numpy(), oa_mel.numpy(), atol=1e-6, rtol=0)
     got: dict[str, np.ndarray] = {}
 
     def keep(name: str, tensor: torch.Tensor) -> None:  # hooks must return None

@@ -20,7 +20,6 @@ decoder of a checkpoint is never loaded (`whisper_hf`, `whisper_pt`).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -251,7 +250,3 @@ def build(spec: ModelSpec, max_source_positions: int = 1500,
     """An (untrained) Whisper encoder of ``spec``'s architecture (weights from the global RNG)."""
     return WhisperAudioModel(whisper_config(spec, max_source_positions), feature_extractor)
 
-
-def n_windows(n_samples: int, window_samples: int = 30 * SAMPLE_RATE) -> int:
-    """Windows an utterance of ``n_samples`` is encoded in."""
-    return max(1, math.ceil(n_samples / window_samples))
