@@ -110,9 +110,21 @@ def test_registry_whisper_entries_and_arch_check(hf80):
     np.testing.assert_array_equal(extract_layers(again, wave_of(0.5), ["T4"])["T4"], out["T4"])
 
 
+def openai_whisper():
+    """The openai-whisper package (the `dev` extra), the oracle of the `.pt` format."""
+    whisper = pytest.importorskip("whisper", reason="openai-whisper (the dev extra) is needed "
+                                  "as the oracle: pip install --no-deps openai-whisper "
+                                  "more-itertools tiktoken")
+    import whisper.audio  # noqa: F401
+    import whisper.model  # noqa: F401
+
+    return whisper
+
+
 def _openai_model(seed: int, n_mels: int = 80):
     """openai-whisper's own `Whisper` with tiny dims and seeded weights."""
-    from whisper.model import ModelDimensions, Whisper
+    whisper_model = openai_whisper().model
+    ModelDimensions, Whisper = whisper_model.ModelDimensions, whisper_model.Whisper  # noqa: N806
 
     dims = ModelDimensions(n_mels=n_mels, n_audio_ctx=1500, n_audio_state=32, n_audio_head=4,
                            n_audio_layer=2, n_vocab=64, n_text_ctx=16, n_text_state=32,
@@ -126,8 +138,7 @@ def _openai_model(seed: int, n_mels: int = 80):
 
 
 def test_openai_pt_equals_openai_audio_encoder(tmp_path):
-    import whisper.audio
-
+    whisper = openai_whisper()
     model, dims = _openai_model(2)
     path = tmp_path / "tiny.pt"
     torch.save({"dims": asdict(dims), "model_state_dict": model.state_dict()}, path)
@@ -164,22 +175,27 @@ def test_openai_pt_equals_openai_audio_encoder(tmp_path):
                                final[0, :100].numpy(), atol=ATOL, rtol=0)
 
 
-def test_pt_path_equals_hf_path_and_openai_names(tmp_path, hf80):
+def test_pt_path_equals_hf_path(tmp_path, hf80):
     path, model = hf80
     hf = load_model("w", path)
     decoder = {"decoder.token_embedding.weight": torch.zeros(64, 32)}
     pt = write_checkpoint(hf.module, tmp_path / "w.pt", extra=decoder)
     from_pt = load_model("w", pt)
     assert from_pt.spec == hf.spec and from_pt.fingerprint != hf.fingerprint
+    assert from_pt.module.lwa_notes == ["w.pt: the encoder was loaded; not loaded (ignored): "
+                                        "decoder (1 tensors)"]
     wave = wave_of(1.3, seed=2)
     a, b = extract_layers(hf, wave, ["all"]), extract_layers(from_pt, wave, ["all"])
     for name in a:
         np.testing.assert_array_equal(a[name], b[name])
-    # The written names are openai-whisper's: its AudioEncoder takes them strictly.
-    from whisper.model import AudioEncoder
 
+
+def test_written_pt_has_openai_whisper_names(tmp_path, hf80):
+    # The written names are openai-whisper's: its AudioEncoder takes them strictly.
+    audio_encoder = openai_whisper().model.AudioEncoder
+    pt = write_checkpoint(load_model("w", hf80[0]).module, tmp_path / "w.pt")
     raw = torch.load(pt, weights_only=True)
-    oa = AudioEncoder(80, 1500, 32, 4, 3)
+    oa = audio_encoder(80, 1500, 32, 4, 3)
     enc_state = {k[len("encoder."):]: v for k, v in raw["model_state_dict"].items()
                  if k.startswith("encoder.")}
     oa.load_state_dict(enc_state, strict=True)
