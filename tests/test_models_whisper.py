@@ -7,6 +7,7 @@ openai-whisper package's `AudioEncoder` on the same tiny seeded weights. Lengths
 
 from __future__ import annotations
 
+import importlib
 import os
 import pickle
 from dataclasses import asdict
@@ -115,9 +116,8 @@ def openai_whisper():
     whisper = pytest.importorskip("whisper", reason="openai-whisper (the dev extra) is needed "
                                   "as the oracle: pip install --no-deps openai-whisper "
                                   "more-itertools tiktoken")
-    import whisper.audio  # noqa: F401
-    import whisper.model  # noqa: F401
-
+    importlib.import_module("whisper.audio")
+    importlib.import_module("whisper.model")
     return whisper
 
 
