@@ -33,8 +33,6 @@ FAMILY_CLASSES: dict[str, tuple[str, str]] = {
     # (models/avhubert.py). Both are configured through a Wav2Vec2Config.
     "fastvgs": ("Wav2Vec2Config", "FastVgsAudioModel"),
     "avhubert": ("Wav2Vec2Config", "AvHubertAudioModel"),
-    # Whisper's encoder with lwa's input windows and capture (models/whisper.py).
-    "whisper": ("WhisperConfig", "WhisperAudioModel"),
 }
 
 CUSTOM_FAMILIES = ("fastvgs", "avhubert")
@@ -418,11 +416,15 @@ _OTHER: tuple[ModelSpec, ...] = (
 )
 
 
+WHISPER_CLASS = "WhisperAudioModel"
+"""lwa's module around transformers' `WhisperEncoder` (models/whisper.py), family ``whisper``."""
+
+
 def _whisper_entry(name: str, width: int, n_layers: int, n_heads: int, n_mels: int,
                    display: str, source: str) -> ModelSpec:
     """A Whisper encoder (published dims): C1 10 ms, C2 + T0..TL 20 ms, pre-LN, 30 s windows."""
     return ModelSpec(
-        name=name, family="whisper", hf_class=FAMILY_CLASSES["whisper"][1],
+        name=name, family="whisper", hf_class=WHISPER_CLASS,
         conv_layers=((width, 3, 1), (width, 3, 2)), n_layers=n_layers, hidden_size=width,
         frame_rate_hz=50.0, normalize_input=False, pre_ln=True, conv_norm="none",
         conv_bias=True, n_heads=n_heads, ffn_dim=4 * width, n_mels=n_mels,

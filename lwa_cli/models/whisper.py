@@ -28,7 +28,7 @@ import torch
 
 from lwa_cli.errors import LwaError
 from lwa_cli.models.layers import is_conv, layer_index
-from lwa_cli.models.registry import FAMILY_CLASSES, SAMPLE_RATE, ModelSpec
+from lwa_cli.models.registry import SAMPLE_RATE, WHISPER_CLASS, ModelSpec
 
 HOP = 160
 """Samples between mel frames (10 ms)."""
@@ -64,7 +64,7 @@ def spec_from_dims(*, name: str, n_mels: int, width: int, n_layers: int, n_heads
                    ffn_dim: int, description: str = "", random: bool = False) -> ModelSpec:
     """A Whisper encoder's `ModelSpec`: C1 (10 ms), C2 (20 ms), pre-LN layers, no input norm."""
     return ModelSpec(
-        name=name, family="whisper", hf_class=FAMILY_CLASSES["whisper"][1],
+        name=name, family="whisper", hf_class=WHISPER_CLASS,
         conv_layers=((width, 3, 1), (width, 3, 2)), n_layers=n_layers, hidden_size=width,
         frame_rate_hz=SAMPLE_RATE / SAMPLES_PER_FRAME, normalize_input=False, pre_ln=True,
         conv_norm="none", conv_bias=True, n_heads=n_heads, ffn_dim=ffn_dim, activation="gelu",
