@@ -21,10 +21,12 @@ PRETRAINED = [
 ]
 OTHER = ["fastvgs_coco", "fastvgs_places", "fastvgs_plus_coco", "avhubert_base_lrs3",
          "avhubert_base_lrs3_vc2", "avhubert_large_lrs3_vc2"]
+WHISPER = ["whisper_tiny", "whisper_base", "whisper_small", "whisper_medium", "whisper_large_v2",
+           "whisper_large_v3", "whisper_large_v3_turbo"]
 
 
 def test_registry_has_every_model_and_its_random_twin():
-    every = PRETRAINED + OTHER
+    every = PRETRAINED + OTHER + WHISPER
     assert set(REGISTRY) == set(every) | {f"{n}_random" for n in every}
     for name in every:
         spec, twin = REGISTRY[name], REGISTRY[f"{name}_random"]

@@ -30,7 +30,8 @@ FBANK_WINDOW = 400
 FBANK_HOP = 160
 """Samples between filterbank windows (10 ms)."""
 
-ARCH_FIELDS: tuple[str, ...] = ("family", "conv_layers", "n_layers", "hidden_size", "pre_ln")
+ARCH_FIELDS: tuple[str, ...] = ("family", "conv_layers", "n_layers", "hidden_size", "pre_ln",
+                                 "n_mels")
 """Fields a checkpoint must share with the registry entry it is loaded under."""
 
 
@@ -41,7 +42,8 @@ class ModelSpec:
     Attributes
     ----------
     name : registry name (or the user's name for an unregistered checkpoint).
-    family : ``wav2vec2``, ``hubert``, ``wavlm``, ``data2vec``, ``fastvgs`` or ``avhubert``.
+    family : ``wav2vec2``, ``hubert``, ``wavlm``, ``data2vec``, ``fastvgs``, ``avhubert`` or
+        ``whisper``.
     hf_class : name of the transformers base model class.
     conv_layers : (channels, kernel, stride) of each conv block; empty for AV-HuBERT, whose
         front end is a filterbank (no C layers).
@@ -62,6 +64,7 @@ class ModelSpec:
     display_name : the name papers print (registry entries; empty for a checkpoint's spec).
     encoder_layers : transformer layers the model has when more than it exposes (FaST-VGS:
         12 built, the first 8 trained and exposed); None means ``n_layers``.
+    n_mels : mel bins of a Whisper encoder's input (80 or 128); 0 for other families.
     """
 
     name: str
@@ -87,6 +90,7 @@ class ModelSpec:
     description: str = ""
     encoder_layers: int | None = None
     display_name: str = ""
+    n_mels: int = 0
 
     @property
     def n_conv(self) -> int:
@@ -113,6 +117,8 @@ class ModelSpec:
         """Samples that produce one output frame (400 for the standard stack)."""
         if not self.conv_layers:
             return FBANK_WINDOW
+        if self.family == "whisper":  # any audio gives a frame (zero-padded to 30 s)
+            return 1
         field, jump = 1, 1
         for _, kernel, stride in self.conv_layers:
             field += (kernel - 1) * jump
@@ -121,6 +127,8 @@ class ModelSpec:
 
     def n_frames(self, n_samples: int) -> int:
         """Number of output frames for a waveform of ``n_samples`` samples."""
+        if self.family == "whisper":  # 10 ms mel, conv2 stride 2, 30 s windows: models/whisper
+            return max(0, -(-n_samples // 320))
         if not self.conv_layers:  # filterbank frames (last one zero-padded), then stacked
             if n_samples <= 0:
                 return 0
@@ -152,6 +160,10 @@ class ModelSpec:
         ----------
         mask_emb : create the masked-spec embedding parameter (the checkpoint has ``mask_emb``).
         """
+        if self.family == "whisper":
+            from lwa_cli.models.whisper import whisper_config
+
+            return whisper_config(self)
         from lwa_cli.models.hf_families import build_config
 
         return build_config(self, mask_emb=mask_emb)

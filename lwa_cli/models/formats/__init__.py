@@ -14,15 +14,24 @@ from __future__ import annotations
 from pathlib import Path
 
 from lwa_cli.errors import LwaError
-from lwa_cli.models.formats import avhubert_pt, fairseq_pt, fastvgs_dir, hf_dir
+from lwa_cli.models.formats import (
+    avhubert_pt,
+    fairseq_pt,
+    fastvgs_dir,
+    hf_dir,
+    whisper_dir,
+    whisper_openai_pt,
+)
 from lwa_cli.models.formats.base import CheckpointFormat, LoadedModel
 
 __all__ = ["FORMATS", "CheckpointFormat", "LoadedModel", "detect_format"]
 
 FORMATS: tuple[CheckpointFormat, ...] = (
+    whisper_dir.FORMAT,
     hf_dir.FORMAT,
     fastvgs_dir.FORMAT,
     avhubert_pt.FORMAT,
+    whisper_openai_pt.FORMAT,
     fairseq_pt.FORMAT,
 )
 """Every checkpoint format, in detection order (the first whose ``detect`` is true wins)."""
@@ -44,7 +53,7 @@ def detect_format(path: Path | str) -> CheckpointFormat:
             return fmt
     kinds = [f for f in FORMATS if bool(f.files) == path.is_dir()] or list(FORMATS)
     if path.is_dir():
-        files = ", nor ".join(" + ".join(f.files) for f in kinds)
+        files = ", nor ".join(dict.fromkeys(" + ".join(f.files) for f in kinds))
         wanted = " or ".join(f.what for f in kinds)
         raise LwaError(f"checkpoint directory {path} has no {files}; give {wanted}.")
     raise LwaError(f"cannot read checkpoint {path}: it is none of the checkpoint files lwa "
