@@ -47,12 +47,20 @@ for i in 0 1; do
     --split dev-clean --span frame --shard $i/2
 done
 $LWA combine --model demo_hubert --split dev-clean --span frame
+# The demo Whisper (encoder of a HF WhisperForConditionalGeneration; 30 s windows, 20 ms frames).
+WH=demo_whisper
+for args in "--span frame" "--span frame --rep local" "--span phone" "--span word"; do
+  # shellcheck disable=SC2086
+  $LWA extract --model $WH --checkpoint "$DEMO_DIR/models/$WH" --split dev-clean $args
+done
 
 step "analyses"
 $LWA embeddings one-hot --words 60
 $LWA cca mel --model $M
 $LWA cca intra --model $M
 $LWA cca inter --model $M --other-model demo_hubert
+$LWA cca inter --model $M --other-model $WH
+for exp in mel phone word; do $LWA cca $exp --model $WH; done
 $LWA cca phone --model $M
 $LWA cca word --model $M
 $LWA cca semantic --model $M

@@ -18,6 +18,7 @@ from lwa_cli.models.fingerprints import checkpoint_fingerprint
 from lwa_cli.models.formats import FORMATS, detect_format
 from lwa_cli.models.loading import load_model
 from lwa_cli.models.registry import REGISTRY, display_names, layer_choices
+from lwa_cli.models.whisper_pt import write_checkpoint
 
 FIX = Path(__file__).parent / "fixtures" / "models"
 
@@ -29,17 +30,23 @@ def checkpoints(tmp_path_factory) -> dict[str, Path]:
     demo = write_demo_models(root / "demo")
     shutil.copytree(FIX / "fastvgs_tiny", root / "fastvgs_tiny")
     shutil.copy(FIX / "avhubert_tiny.pt", root / "avhubert_tiny.pt")
+    whisper = load_model("w", demo["demo_whisper"]).module
     return {"hf": demo["demo_wav2vec2"], "fairseq": demo["demo_hubert"],
             "unilm": demo["demo_wavlm"], "fastvgs": root / "fastvgs_tiny",
-            "avhubert": root / "avhubert_tiny.pt"}
+            "avhubert": root / "avhubert_tiny.pt", "whisper-hf": demo["demo_whisper"],
+            "whisper-openai": write_checkpoint(whisper, root / "whisper_tiny.pt")}
 
 
 FORMAT_OF = {"hf": "hf", "fairseq": "fairseq", "unilm": "fairseq", "fastvgs": "fastvgs",
-             "avhubert": "avhubert"}
+             "avhubert": "avhubert", "whisper-hf": "whisper-hf",
+             "whisper-openai": "whisper-openai"}
+GENERAL = {"avhubert": "fairseq", "whisper-openai": "fairseq", "whisper-hf": "hf"}
+"""The general format that also claims a more specific format's checkpoints."""
 
 
 def test_formats_are_listed_once_each_with_the_four_callables():
-    assert [f.name for f in FORMATS] == ["generic", "hf", "fastvgs", "avhubert", "fairseq"]
+    assert [f.name for f in FORMATS] == ["whisper-hf", "generic", "hf", "fastvgs", "avhubert",
+                                         "whisper-openai", "fairseq"]
     for fmt in FORMATS:
         assert all(callable(c) for c in (fmt.detect, fmt.read_spec, fmt.load, fmt.fingerprint))
 
@@ -49,9 +56,9 @@ def test_each_format_is_detected_and_read(checkpoints, kind):
     path = checkpoints[kind]
     fmt = detect_format(path)
     assert fmt.name == FORMAT_OF[kind]
-    # only its own format claims it, apart from the general .pt reader under AV-HuBERT
+    # only its own format claims it, apart from the general format after a specific one
     claims = [f.name for f in FORMATS if f.detect(path)]
-    assert claims == (["avhubert", "fairseq"] if kind == "avhubert" else [fmt.name])
+    assert claims == [fmt.name] + ([GENERAL[kind]] if kind in GENERAL else [])
     spec = fmt.read_spec(path, "mine", None)
     loaded = load_model("mine", path)
     assert spec.name == "mine" and spec == loaded.spec
@@ -77,7 +84,8 @@ def test_unknown_files_and_directories_are_refused_by_name(tmp_path):
     text.write_text("not a checkpoint")
     with pytest.raises(LwaError, match="cannot read checkpoint .*notes.pt: it is none of") as err:
         detect_format(text)
-    assert "an AV-HuBERT .pt file; a fairseq/unilm .pt file" in str(err.value)
+    assert ("an AV-HuBERT .pt file; an openai-whisper .pt file; a fairseq/unilm .pt file"
+            in str(err.value))
     assert "Hugging Face" not in str(err.value)  # a file is not offered directory formats
     empty = tmp_path / "empty"
     empty.mkdir()
@@ -93,12 +101,12 @@ def test_unknown_files_and_directories_are_refused_by_name(tmp_path):
 
 def _perturb_weights(path: Path, kind: str) -> None:
     """Add 1 to one weight of the checkpoint at ``path`` (its layout otherwise unchanged)."""
-    if kind == "hf":
+    if kind in ("hf", "whisper-hf"):
         from safetensors.torch import load_file, save_file
 
         file = next(path.glob("*.safetensors"))
         tensors = load_file(file)
-        key = sorted(tensors)[0]
+        key = sorted(k for k in tensors if "decoder" not in k)[0]  # Whisper: an encoder one
         tensors[key] = tensors[key] + 1.0
         save_file(tensors, file, metadata={"format": "pt"})
         return
@@ -153,6 +161,8 @@ def test_registry_entries_carry_their_display_names():
         "XLS-R 2B, random init")
     assert names["wav2vec2_conformer_rope_large"] == "wav2vec 2.0 Conformer Large (RoPE)"
     assert names["unispeech_sat_base_plus"] == "UniSpeech-SAT Base+"
+    assert names["whisper_large_v3"] == "Whisper large-v3"
+    assert names["demo_whisper"] == "demo Whisper"
     assert all(REGISTRY[n].display_name for n in REGISTRY)
 
 
@@ -176,6 +186,8 @@ def test_layer_choices_follow_the_registry_entry():
     assert unknown == layer_choices(None)
     assert unknown[-1] == "T48" and "C7" in unknown and "C8" not in unknown
     assert layer_choices("w2v_bert_2") == ["all", "T"] + [f"T{i}" for i in range(25)]
+    assert layer_choices("whisper_tiny") == ["all", "C", "T", "C1", "C2"] + [
+        f"T{i}" for i in range(5)]
 
 
 def test_complete_layer_reads_the_model_given_so_far():

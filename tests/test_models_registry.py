@@ -24,10 +24,12 @@ OTHER = ["fastvgs_coco", "fastvgs_places", "fastvgs_plus_coco", "avhubert_base_l
 ENCODERS = ["w2v_bert_2", "wav2vec2_conformer_relpos_large", "wav2vec2_conformer_rope_large",
             "unispeech_sat_base", "unispeech_sat_base_plus", "unispeech_sat_large", "mms_300m",
             "mms_1b", "xls_r_1b", "xls_r_2b", "mhubert_147"]  # issue 18
+WHISPER = ["whisper_tiny", "whisper_base", "whisper_small", "whisper_medium", "whisper_large_v2",
+           "whisper_large_v3", "whisper_large_v3_turbo"]
 
 
 def test_registry_has_every_model_and_its_random_twin():
-    every = PRETRAINED + OTHER + ENCODERS
+    every = PRETRAINED + OTHER + ENCODERS + WHISPER
     assert set(REGISTRY) == set(every) | {f"{n}_random" for n in every}
     for name in every:
         spec, twin = REGISTRY[name], REGISTRY[f"{name}_random"]

@@ -57,7 +57,7 @@ def models(dest: Path = typer.Argument(..., help="Directory to write the checkpo
            seed: int = seed_option("the random weights"),
            as_json: bool = JSON_OPT) -> None:
     """Write tiny seeded random-weight checkpoints: wav2vec2 (HF directory), HuBERT
-    (fairseq .pt) and WavLM (unilm .pt)."""
+    (fairseq .pt), WavLM (unilm .pt) and Whisper (HF directory)."""
     from lwa_cli.demo.models import write_demo_models
 
     written = write_demo_models(_folder(dest), seed=seed)

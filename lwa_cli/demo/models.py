@@ -2,7 +2,9 @@
 
 * ``demo_wav2vec2``: a wav2vec 2.0 (group-norm conv, post-LN) as a Hugging Face directory;
 * ``demo_hubert``: a HuBERT as an original fairseq ``.pt`` (with its pre-training heads);
-* ``demo_wavlm``: a WavLM (layer-norm conv, pre-LN) as an original unilm ``.pt``.
+* ``demo_wavlm``: a WavLM (layer-norm conv, pre-LN) as an original unilm ``.pt``;
+* ``demo_whisper``: a Whisper (80 mel bins, width 32, 2 encoder layers, 30 s windows) as a
+  Hugging Face `WhisperForConditionalGeneration` directory (its decoder is not loaded).
 
 All use the real seven-block conv kernels and strides (20 ms frames) with few channels,
 a width of 32 and 2–3 transformer layers, so that they run in milliseconds. They load back
@@ -86,8 +88,42 @@ def _write_hf_dir(dest: Path, model: Any, normalize: bool) -> Path:
     return dest
 
 
+def tiny_whisper(seed: int, *, n_mels: int = 80, width: int = 32, n_layers: int = 2,
+                 conditional: bool = True) -> Any:
+    """A tiny seeded Whisper (`WhisperForConditionalGeneration`, or `WhisperModel`) with the
+    real 30 s window (1500 positions) and a one-layer decoder (eval mode)."""
+    from transformers import WhisperConfig, WhisperForConditionalGeneration, WhisperModel
+
+    config = WhisperConfig(
+        num_mel_bins=n_mels, d_model=width, encoder_layers=n_layers, encoder_attention_heads=4,
+        encoder_ffn_dim=4 * width, decoder_layers=1, decoder_attention_heads=4,
+        decoder_ffn_dim=2 * width, vocab_size=64, max_target_positions=16,
+        max_source_positions=1500, pad_token_id=0, bos_token_id=1, eos_token_id=2,
+        decoder_start_token_id=1,
+    )
+    cls = WhisperForConditionalGeneration if conditional else WhisperModel
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = cls(config)
+    return model.eval()
+
+
+def write_whisper_dir(dest: Path, model: Any) -> Path:
+    """Save a transformers Whisper model and its `WhisperFeatureExtractor` as a directory."""
+    from transformers import WhisperFeatureExtractor
+
+    tmp = dest.with_name(dest.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    with quiet_transformers():
+        model.save_pretrained(str(tmp))
+    WhisperFeatureExtractor(feature_size=model.config.num_mel_bins).save_pretrained(str(tmp))
+    shutil.rmtree(dest, ignore_errors=True)
+    os.replace(tmp, dest)
+    return dest
+
+
 def write_demo_models(dest: Path, seed: int = 0) -> dict[str, Path]:
-    """Write the three demo checkpoints into ``dest``.
+    """Write the four demo checkpoints into ``dest``.
 
     Parameters
     ----------
@@ -96,7 +132,8 @@ def write_demo_models(dest: Path, seed: int = 0) -> dict[str, Path]:
 
     Returns
     -------
-    ``{"demo_wav2vec2": <HF dir>, "demo_hubert": <fairseq .pt>, "demo_wavlm": <unilm .pt>}``.
+    ``{"demo_wav2vec2": <HF dir>, "demo_hubert": <fairseq .pt>, "demo_wavlm": <unilm .pt>,
+    "demo_whisper": <HF dir>}``.
     """
     dest = Path(dest)
     dest.mkdir(parents=True, exist_ok=True)
@@ -124,4 +161,5 @@ def write_demo_models(dest: Path, seed: int = 0) -> dict[str, Path]:
     out[wavlm.name] = fairseq.write_checkpoint(
         dest / f"{wavlm.name}.pt", build_model(wavlm, seed + 2), normalize=True, style="unilm",
     )
+    out["demo_whisper"] = write_whisper_dir(dest / "demo_whisper", tiny_whisper(seed + 3))
     return out

@@ -3,6 +3,8 @@
 Conv blocks C1…C6 run at finer strides than 10 ms; their outputs are box-filter averaged
 so that each output frame matches one 10 ms log-mel frame in stride and receptive field. C7 and
 all transformer layers (T0…TL) run at 20 ms and pair with every other log-mel frame.
+Models with other conv stacks pass their own ``ten_ms`` table (Whisper: C1 at 10 ms already,
+``{"C1": (1, 1)}``; its C2 at 20 ms pairs like C7).
 """
 
 from __future__ import annotations
@@ -37,8 +39,10 @@ def _check_layer(layer: str) -> str:
     return layer
 
 
-def _is_10ms(layer: str) -> bool:
-    """Whether the layer's output is box-averaged to 10 ms frames (C1…C6)."""
+def _is_10ms(layer: str, ten_ms: dict[str, tuple[int, int]] | None = None) -> bool:
+    """Whether the layer's output is box-averaged to 10 ms frames (C1…C6, or ``ten_ms``)."""
+    if ten_ms is not None:
+        return layer in ten_ms
     return layer in CONV_ALIGNMENT and layer != "C7"
 
 
@@ -84,7 +88,8 @@ def box_average(x: ArrayLike, kernel: int, stride: int) -> NDArray[np.float32]:
     return np.ascontiguousarray(out[:, 0, :].numpy().T)
 
 
-def mel_for_layer(layer: str, mel: ArrayLike, n_layer_frames: int) -> NDArray[np.floating]:
+def mel_for_layer(layer: str, mel: ArrayLike, n_layer_frames: int,
+                  ten_ms: dict[str, tuple[int, int]] | None = None) -> NDArray[np.floating]:
     """Log-mel frames that pair with a layer's frames.
 
     Parameters
@@ -95,6 +100,8 @@ def mel_for_layer(layer: str, mel: ArrayLike, n_layer_frames: int) -> NDArray[np
         Log-mel features of the utterance (10 ms frames).
     n_layer_frames : int
         Frames of the layer's raw output (before any box averaging).
+    ten_ms : dict, optional
+        (kernel, stride) of the model's 10 ms layers; default C1…C6 of `CONV_ALIGNMENT`.
 
     Returns
     -------
@@ -109,14 +116,15 @@ def mel_for_layer(layer: str, mel: ArrayLike, n_layer_frames: int) -> NDArray[np
         raise ValueError(f"mel must be 2-D (frames, mels), got shape {m.shape}")
     if n_layer_frames < 0:
         raise ValueError(f"n_layer_frames must be >= 0, got {n_layer_frames}")
-    if _is_10ms(layer):
-        kernel, stride = CONV_ALIGNMENT[layer]
+    if _is_10ms(layer, ten_ms):
+        kernel, stride = (ten_ms or CONV_ALIGNMENT)[layer]
         return m[: box_length(n_layer_frames, kernel, stride)].copy()
     return box_average(m, *MEL_HALF_RATE)[:n_layer_frames]
 
 
 def align_local(
-    layer: str, conv_out: ArrayLike, mel: ArrayLike
+    layer: str, conv_out: ArrayLike, mel: ArrayLike,
+    ten_ms: dict[str, tuple[int, int]] | None = None,
 ) -> tuple[NDArray[np.float32], NDArray[np.floating]]:
     """Pair a layer's frames with log-mel frames, both cut to a common length.
 
@@ -128,6 +136,8 @@ def align_local(
         The layer's raw output for one utterance (frames by channels).
     mel : array_like, shape (n_mel_frames, 80)
         Log-mel features of the same utterance.
+    ten_ms : dict, optional
+        (kernel, stride) of the model's 10 ms layers; default C1…C6 of `CONV_ALIGNMENT`.
 
     Returns
     -------
@@ -140,10 +150,10 @@ def align_local(
     x = np.asarray(conv_out, dtype=np.float32)
     if x.ndim != 2:
         raise ValueError(f"conv_out must be 2-D (frames, channels), got shape {x.shape}")
-    if _is_10ms(layer):
-        feats = box_average(x, *CONV_ALIGNMENT[layer])
+    if _is_10ms(layer, ten_ms):
+        feats = box_average(x, *(ten_ms or CONV_ALIGNMENT)[layer])
     else:
         feats = x
-    mel_aligned = mel_for_layer(layer, mel, x.shape[0])
+    mel_aligned = mel_for_layer(layer, mel, x.shape[0], ten_ms)
     n = min(feats.shape[0], mel_aligned.shape[0])
     return np.ascontiguousarray(feats[:n]), np.ascontiguousarray(mel_aligned[:n])

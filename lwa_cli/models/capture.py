@@ -21,13 +21,9 @@ import numpy as np
 import torch
 
 from lwa_cli.errors import LwaError
-from lwa_cli.models.capture_taps import standard_taps
+from lwa_cli.models.capture_taps import EnoughLayersError, run_hooked, standard_taps
 from lwa_cli.models.layers import is_conv, layer_index, parse_layers
 from lwa_cli.models.loading import LoadedModel
-
-
-class _EnoughLayersError(Exception):
-    """Raised from a hook once every requested layer is captured (ends the forward)."""
 
 
 def prepare_input(
@@ -91,6 +87,9 @@ def extract_layers(
     ``{layer: (n_frames, dim) float32}`` in canonical layer order.
     """
     wanted = parse_layers(list(layers), loaded.n_conv, loaded.n_layers, model=loaded.name)
+    own_extract = getattr(loaded.module, "lwa_extract", None)  # Whisper's 30 s windows
+    if own_extract is not None:
+        return own_extract(wave, wanted, loaded.device)
     conv_ids = [layer_index(n) for n in wanted if is_conv(n)]
     trans_ids = [layer_index(n) for n in wanted if not is_conv(n)]
     module = loaded.module
@@ -106,7 +105,7 @@ def extract_layers(
     def keep(name: str, tensor: torch.Tensor, channels_first: bool, drop: int = 0) -> None:
         captured[name] = _to_numpy(tensor, channels_first, drop)
         if name == last:
-            raise _EnoughLayersError
+            raise EnoughLayersError
 
     handles: list[Any] = []
     conv_layers = taps.conv
@@ -136,15 +135,5 @@ def extract_layers(
                 drop=drop,
             )
         ))
-    try:
-        with torch.inference_mode():
-            module(**inputs)
-    except _EnoughLayersError:
-        pass
-    finally:
-        for handle in handles:
-            handle.remove()
-    missing = [n for n in wanted if n not in captured]
-    if missing:
-        raise LwaError(f"model {loaded.name} did not produce layers {', '.join(missing)}.")
-    return {name: captured[name] for name in wanted}
+    return run_hooked(lambda: module(**inputs), handles, wanted, captured,
+                      f"model {loaded.name}")

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
+import numpy as np
 import torch
+
+from lwa_cli.errors import LwaError
 
 
 @dataclass(frozen=True)
@@ -32,3 +36,30 @@ def standard_taps(module: torch.nn.Module) -> Taps:
     if own is not None:
         return own()
     return Taps(conv=module.feature_extractor.conv_layers, layers=module.encoder.layers)
+
+
+class EnoughLayersError(Exception):
+    """Raised from a hook once every requested layer is captured (ends the forward)."""
+
+
+def run_hooked(forward: Callable[[], Any], handles: Sequence[Any], wanted: Sequence[str],
+               captured: dict[str, np.ndarray], model: str) -> dict[str, np.ndarray]:
+    """Run ``forward`` (inference mode) until a hook raises `EnoughLayersError`, then remove
+    the hooks; the ``wanted`` layers of ``captured`` in that order.
+
+    Raises
+    ------
+    LwaError : a wanted layer was not captured (the message names ``model``).
+    """
+    try:
+        with torch.inference_mode():
+            forward()
+    except EnoughLayersError:
+        pass
+    finally:
+        for handle in handles:
+            handle.remove()
+    missing = [n for n in wanted if n not in captured]
+    if missing:
+        raise LwaError(f"{model} did not produce layers {', '.join(missing)}.")
+    return {name: captured[name] for name in wanted}

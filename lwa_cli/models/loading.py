@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 
 from lwa_cli.errors import LwaError
-from lwa_cli.models import avhubert, fastvgs, hub
+from lwa_cli.models import avhubert, fastvgs, hub, whisper
 from lwa_cli.models.fingerprints import random_fingerprint
 from lwa_cli.models.formats import detect_format
 from lwa_cli.models.formats.base import LoadedModel, finish
@@ -150,6 +150,8 @@ def build_module(spec: ModelSpec) -> torch.nn.Module:
         return fastvgs.build(spec)
     if spec.family == "avhubert":
         return avhubert.build(spec)
+    if spec.family == "whisper":
+        return whisper.build(spec)
     _, model_cls = hf_classes(spec.family)
     return model_cls(spec.hf_config(mask_emb=True))
 

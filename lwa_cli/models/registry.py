@@ -29,6 +29,7 @@ from lwa_cli.models.spec import (  # noqa: F401  (re-exported: older import path
     ModelSpec,
     frame_rate,
 )
+from lwa_cli.models.whisper_entries import WHISPER_ENTRIES
 
 
 def _entry(
@@ -224,7 +225,7 @@ def _random_variant(spec: ModelSpec) -> ModelSpec:
 
 REGISTRY: dict[str, ModelSpec] = {
     spec.name: spec
-    for base in _PRETRAINED + (_w2v_bert_entry(), *_ENCODERS) + _OTHER
+    for base in _PRETRAINED + (_w2v_bert_entry(), *_ENCODERS) + _OTHER + WHISPER_ENTRIES
     for spec in (base, _random_variant(base))
 }
 """All registered models by name, each pre-trained entry followed by its ``*_random`` twin."""
@@ -237,6 +238,7 @@ def get_spec(name: str) -> ModelSpec | None:
 
 DEMO_DISPLAY_NAMES: dict[str, str] = {
     "demo_wav2vec2": "demo wav2vec 2.0", "demo_hubert": "demo HuBERT",
+    "demo_whisper": "demo Whisper",
 }
 """Display names of the demo models (`lwa_cli/demo/models.py`), which are not registered."""
 

@@ -37,7 +37,7 @@ W2V_BERT_MELS = 80
 """Mel bins of w2v-BERT's filterbank (160 = 80 x 2 projection inputs)."""
 
 ARCH_FIELDS: tuple[str, ...] = ("family", "conv_layers", "n_layers", "hidden_size", "pre_ln",
-                                "hf_extra")
+                                "hf_extra", "n_mels")
 """Fields a checkpoint must share with the registry entry it is loaded under."""
 
 
@@ -50,7 +50,7 @@ class ModelSpec:
     name : registry name (or the user's name for an unregistered checkpoint).
     family : ``wav2vec2``, ``hubert``, ``wavlm``, ``data2vec``, ``unispeech_sat``,
         ``wav2vec2_conformer``, ``w2v_bert`` (`hf_families.HF_FAMILIES`), ``fastvgs``,
-        ``avhubert`` or ``generic`` (`formats.hf_generic`).
+        ``avhubert``, ``whisper`` or ``generic`` (`formats.hf_generic`).
     hf_class : name of the transformers base model class.
     conv_layers : (channels, kernel, stride) of each conv block; empty for a model without
         C layers (AV-HuBERT, w2v-BERT: a filterbank front end; the generic path).
@@ -74,6 +74,7 @@ class ModelSpec:
     hf_extra : family-specific transformers config values as sorted (name, value) pairs
         (conformer position embeddings, w2v-BERT front end, the generic path's measured
         stride); empty for the wav2vec2/HuBERT/WavLM/data2vec families.
+    n_mels : mel bins of a Whisper encoder's input (80 or 128); 0 for other families.
     """
 
     name: str
@@ -100,6 +101,7 @@ class ModelSpec:
     encoder_layers: int | None = None
     display_name: str = ""
     hf_extra: tuple[tuple[str, Any], ...] = ()
+    n_mels: int = 0
 
     @property
     def n_conv(self) -> int:
@@ -130,6 +132,8 @@ class ModelSpec:
             return max(FBANK_WINDOW, int(dict(self.hf_extra)["stride_samples"]))
         if not self.conv_layers:
             return FBANK_WINDOW
+        if self.family == "whisper":  # any audio gives a frame (zero-padded to 30 s)
+            return 1
         field, jump = 1, 1
         for _, kernel, stride in self.conv_layers:
             field += (kernel - 1) * jump
@@ -143,8 +147,11 @@ class ModelSpec:
         w2v-BERT stacks 2 and leaves out the half-padding frame `SeamlessM4TFeatureExtractor`
         adds to an odd count, ``(1 + (n - 400) // 160) // 2``; the generic path estimates
         ``n1 + (n - 16000) // s`` from its measured stride s and frame count n1 at 1 s
-        (within a frame; the pipeline pools on the frames the model outputs).
+        (within a frame; the pipeline pools on the frames the model outputs). Whisper: 10 ms
+        mel, conv2 stride 2, 30 s windows (`lwa_cli.models.whisper`): ``ceil(n / 320)``.
         """
+        if self.family == "whisper":
+            return max(0, -(-n_samples // 320))
         if self.family == "w2v_bert":
             if n_samples < FBANK_WINDOW:
                 return 0
@@ -184,6 +191,10 @@ class ModelSpec:
         ----------
         mask_emb : create the masked-spec embedding parameter (the checkpoint has ``mask_emb``).
         """
+        if self.family == "whisper":
+            from lwa_cli.models.whisper import whisper_config
+
+            return whisper_config(self)
         from lwa_cli.models.hf_families import build_config
 
         return build_config(self, mask_emb=mask_emb)

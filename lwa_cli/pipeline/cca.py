@@ -28,7 +28,13 @@ from lwa_cli.analysis.embeddings import lookup, one_hot
 from lwa_cli.choices import ATTRIBUTE_MAPS, CCA_EXPERIMENTS
 from lwa_cli.data.phones import PHONES_39
 from lwa_cli.errors import LwaError, LwaUsageError, param_error
-from lwa_cli.models.layers import canonical_layer, is_conv, is_transformer, parse_layers
+from lwa_cli.models.layers import (
+    canonical_layer,
+    is_conv,
+    is_transformer,
+    layer_names,
+    parse_layers,
+)
 from lwa_cli.pipeline.cca_mel import mel_layers, mel_views, without_conv_layers
 from lwa_cli.pipeline.cca_targets import attribute_view
 from lwa_cli.pipeline.inputs import open_features, resolve_device_name, select_layers
@@ -136,11 +142,13 @@ def _views(experiment: str, layer: str, files: dict[str, FeatureFile], base_laye
         local = files["local"]
         if is_conv(layer):
             return local.features(layer), local.mel(layer), None
-        if "mel/C7" not in set(local.datasets()):
-            raise LwaError("cca mel of T layers pairs them with the 20 ms log-mel stored with "
-                           "C7: extract it with `lwa extract ... --span frame --rep local "
-                           "--layer C7`")
-        x, y = aligned_frames(files["frame"], f"features/{layer}", local, "mel/C7")
+        n_conv = len(local.meta["spec"]["conv_layers"])
+        last = layer_names(n_conv, 0)[n_conv - 1]  # the last, 20 ms conv layer (C7; Whisper C2)
+        if f"mel/{last}" not in set(local.datasets()):
+            raise LwaError(f"cca mel of T layers pairs them with the 20 ms log-mel stored with "
+                           f"{last}: extract it with `lwa extract ... --span frame --rep local "
+                           f"--layer {last}`")
+        x, y = aligned_frames(files["frame"], f"features/{layer}", local, f"mel/{last}")
         return x, y, None
     if experiment == "intra":
         f = files["frame"]

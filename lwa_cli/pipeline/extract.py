@@ -221,6 +221,8 @@ def extract_features(ws: Workspace, *, model: str, checkpoint: Path | None, spli
                 "units": units.tolist(), "lwa_version": __version__}
         if mel_every(lm.spec, span, rep):
             meta["mel_every"] = mel_every(lm.spec, span, rep)
+        if getattr(lm.module, "lwa_input_rule", None):  # Whisper's windows and padding
+            meta["input_rule"] = lm.module.lwa_input_rule
         return _run(ws, lm, smp, units, tokens, path, meta, reporter)
 
 
@@ -254,6 +256,7 @@ def _run(ws: Workspace, lm: LoadedModel, smp: Sample, units: np.ndarray,
             reporter.info(f"resuming {path.name}: {len(units) - len(todo)} of {len(units)} "
                           "utterances already done")
         problems = SegmentProblems()
+        before = _window_counts(lm)
         rows = 0
         audio_seconds = 0.0
         t0 = time.perf_counter()
@@ -265,7 +268,8 @@ def _run(ws: Workspace, lm: LoadedModel, smp: Sample, units: np.ndarray,
                 if span == "utt":
                     block = utterance_rows(out, unit)
                 elif smp.tokens is None:
-                    block = frame_rows(out, wave, rep, meta.get("mel_every"))
+                    block = frame_rows(out, wave, rep, meta.get("mel_every"),
+                                       getattr(lm.module, "lwa_ten_ms", None))
                 else:
                     block = token_rows(smp, tokens, unit, out, span, problems,
                                         lm.spec.frame_period_s)
@@ -278,16 +282,31 @@ def _run(ws: Workspace, lm: LoadedModel, smp: Sample, units: np.ndarray,
         wall = time.perf_counter() - t0
         if problems.clipped or problems.dropped:
             reporter.warn(problems.message())
+        for note in getattr(lm.module, "lwa_notes", ()):  # e.g. a fine-tune's decoder
+            reporter.info(note)
+        windows = {k: v - before[k] for k, v in _window_counts(lm).items()}
+        if windows.get("long_utterances"):
+            reporter.info(f"{windows['long_utterances']} utterance(s) longer than 30 s were "
+                          "encoded in consecutive 30 s windows and joined "
+                          f"({windows['windows']} windows in all)")
         _check_sample_unchanged(ws, smp)
         writer.finish({"clipped_segments": problems.clipped,
                        "dropped_segments": problems.dropped,
                        "segment_examples": problems.examples,
-                       "audio_seconds": audio_seconds, "wall_seconds": wall})
+                       "audio_seconds": audio_seconds, "wall_seconds": wall, **windows})
     finally:
         writer.close()
     return ExtractSummary(str(path), "resumed" if writer.resumed else "extracted", names,
                           len(units), len(todo), rows, round(audio_seconds, 3), round(wall, 3),
                           problems.clipped, problems.dropped, problems.examples)
+
+
+def _window_counts(lm: LoadedModel) -> dict[str, int]:
+    """Whisper: utterances longer than one 30 s window and windows encoded (models/whisper)."""
+    stats = getattr(lm.module, "lwa_stats", None)
+    if not stats:
+        return {}
+    return {"windows": int(stats["windows"]), "long_utterances": int(stats["long_utterances"])}
 
 
 def _check_sample_unchanged(ws: Workspace, smp: Sample) -> None:

@@ -29,10 +29,12 @@ its T layers (the reference's ``all_features_downsampled_by4``)."""
 
 
 def frame_rows(out: dict[str, np.ndarray], wave: np.ndarray, rep: str,
-               mel_every: int | None = None) -> dict[str, np.ndarray]:
+               mel_every: int | None = None,
+               ten_ms: dict[str, tuple[int, int]] | None = None) -> dict[str, np.ndarray]:
     """All frames of one utterance per layer (local: aligned to 10 ms with the log-mel).
 
-    ``mel_every`` (models without conv layers, contextualized rep) also stores `MEL_T`.
+    ``mel_every`` (models without conv layers, contextualized rep) also stores `MEL_T`;
+    ``ten_ms`` is the model's 10 ms conv layers for `align_local` (None: C1…C6).
     """
     if rep != "local":
         block = {f"features/{name}": arr for name, arr in out.items()}
@@ -43,7 +45,7 @@ def frame_rows(out: dict[str, np.ndarray], wave: np.ndarray, rep: str,
     mel = log_mel(wave)
     block = {}
     for name, arr in out.items():
-        feats, mel_aligned = align_local(name, arr, mel)
+        feats, mel_aligned = align_local(name, arr, mel, ten_ms)
         block[f"features/{name}"] = feats
         block[f"mel/{name}"] = mel_aligned.astype(np.float32)
     return block

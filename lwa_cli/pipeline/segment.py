@@ -65,7 +65,9 @@ def layer_frame_period(spec: dict, layer: str) -> float:
     if is_transformer(layer):
         return 1.0 / float(spec["frame_rate_hz"])
     k = layer_index(layer)
-    return float(np.prod([stride for _, _, stride in spec["conv_layers"][:k]])) / _SAMPLE_RATE
+    hop = 160 if spec.get("family") == "whisper" else 1  # Whisper's convs stride 10 ms frames
+    return float(np.prod([stride for _, _, stride in spec["conv_layers"][:k]])) * hop \
+        / _SAMPLE_RATE
 
 
 def segmentable_layers(features: FeatureFile, layers: Sequence[str] | None,

@@ -15,16 +15,26 @@ from __future__ import annotations
 from pathlib import Path
 
 from lwa_cli.errors import LwaError
-from lwa_cli.models.formats import avhubert_pt, fairseq_pt, fastvgs_dir, hf_dir, hf_generic
+from lwa_cli.models.formats import (
+    avhubert_pt,
+    fairseq_pt,
+    fastvgs_dir,
+    hf_dir,
+    hf_generic,
+    whisper_dir,
+    whisper_openai_pt,
+)
 from lwa_cli.models.formats.base import CheckpointFormat, LoadedModel
 
 __all__ = ["FORMATS", "CheckpointFormat", "LoadedModel", "detect_format"]
 
 FORMATS: tuple[CheckpointFormat, ...] = (
+    whisper_dir.FORMAT,  # model_type whisper; before the generic path claims it
     hf_generic.FORMAT,  # an HF directory of a model type without a family; before hf_dir
     hf_dir.FORMAT,
     fastvgs_dir.FORMAT,
     avhubert_pt.FORMAT,
+    whisper_openai_pt.FORMAT,
     fairseq_pt.FORMAT,
 )
 """Every checkpoint format, in detection order (the first whose ``detect`` is true wins)."""
