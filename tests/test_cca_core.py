@@ -8,7 +8,6 @@ import h5py
 import numpy as np
 import pytest
 
-from lwa_cli.analysis import cca_stats
 from lwa_cli.analysis.cca import (
     CandidateFitError,
     CCAFit,
@@ -21,7 +20,8 @@ from lwa_cli.analysis.cca import (
     projected_correlations,
     pwcca_score,
 )
-from lwa_cli.analysis.cca_stats import accumulate_split_stats, take_rows
+from lwa_cli.analysis.cca import stats as cca_stats
+from lwa_cli.analysis.cca.stats import accumulate_split_stats, take_rows
 from lwa_cli.analysis.similarity import linear_cka, linear_cka_from_cov
 from lwa_cli.errors import LwaError, LwaUsageError
 

@@ -16,8 +16,8 @@ from lwa_cli.analysis.cca import (
     score_moments,
     score_rows,
 )
-from lwa_cli.analysis.cca_scores import weighted_sides
-from lwa_cli.analysis.cca_stats import accumulate_split_stats
+from lwa_cli.analysis.cca.scores import weighted_sides
+from lwa_cli.analysis.cca.stats import accumulate_split_stats
 
 
 def _low_rank_views(n: int, seed: int = 0, dx: int = 40, dy: int = 30):
@@ -193,7 +193,7 @@ def test_null_pair_is_scored_on_rows_unless_dropped() -> None:
 
 def test_torch_statistics_give_the_numpy_scores(monkeypatch: pytest.MonkeyPatch) -> None:
     pytest.importorskip("torch")
-    from lwa_cli.analysis import cca_stats
+    from lwa_cli.analysis.cca import stats as cca_stats
 
     x, y = _low_rank_views(1200, seed=6, dx=10, dy=5)
     expected = cross_validated_pwcca(x, y, n_candidates=2, null_tol=1e-12)

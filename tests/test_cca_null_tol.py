@@ -11,7 +11,7 @@ import pytest
 from threadpoolctl import threadpool_limits
 
 from lwa_cli.analysis.cca import cross_validated_pwcca, fit_cca, pwcca_score
-from lwa_cli.analysis.cca_fit import retained_directions
+from lwa_cli.analysis.cca.fit import retained_directions
 from lwa_cli.errors import LwaUsageError
 
 NULL_TOL = 1e-12

@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 
 import lwa_cli
-from lwa_cli.analysis import cca_cv, cca_fit
 from lwa_cli.analysis.cca import cross_validated_pwcca, fit_cca
+from lwa_cli.analysis.cca import cv as cca_cv
+from lwa_cli.analysis.cca import fit as cca_fit
 from lwa_cli.analysis.kmeans import check_kmeans_settings
 from lwa_cli.analysis.mi import mi_score
 from lwa_cli.cli.common import cli_error, flag_of, flags_in

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from lwa_cli.analysis.cca_stats import accumulate_split_stats
+from lwa_cli.analysis.cca.stats import accumulate_split_stats
 from lwa_cli.errors import LwaError
 
 

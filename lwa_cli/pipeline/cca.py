@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from lwa_cli.analysis.cca import METRICS, cross_validated_pwcca
-from lwa_cli.analysis.cca_inputs import check_fraction
+from lwa_cli.analysis.cca.inputs import check_fraction
 from lwa_cli.analysis.embeddings import lookup, one_hot
 from lwa_cli.choices import ATTRIBUTE_MAPS, CCA_EXPERIMENTS
 from lwa_cli.data.phones import PHONES_39
@@ -177,7 +177,7 @@ def run_cca(ws: Workspace, experiment: str, *, model: str, split: str = "dev-cle
     """Score each layer and store one result per layer.
 
     `null_tol` drops numerically null directions of each view before whitening (see
-    analysis.cca_fit): ``"auto"`` uses `STABLE_NULL_TOL` for the one-hot targets of
+    analysis.cca.fit): ``"auto"`` uses `STABLE_NULL_TOL` for the one-hot targets of
     ``phone``/``word`` (singular by construction) and the reference's exact computation
     elsewhere; None or ``"off"`` is always the reference's; a number is used as given.
     `instance_cap` (semantic/syntactic only) keeps at most that many seeded random tokens

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from lwa_cli.analysis.cca_inputs import context
+from lwa_cli.analysis.cca.inputs import context
 from lwa_cli.errors import LwaError, LwaUsageError
 
 SMALL_EPSILONS = (1e-10, 1e-11, 1e-9)

@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from lwa_cli.analysis.cca_inputs import (
+from lwa_cli.analysis.cca.inputs import (
     as_rows,
     check_eps,
     check_fraction,
@@ -37,7 +37,7 @@ from lwa_cli.analysis.cca_inputs import (
     context,
     serial_blas,
 )
-from lwa_cli.analysis.cca_stats import accumulate_split_stats
+from lwa_cli.analysis.cca.stats import accumulate_split_stats
 from lwa_cli.errors import LwaError
 
 #: Eigenvalues of Σ + εI below this fraction of the largest make the fit fail (like pinv).

@@ -12,7 +12,7 @@ canonical directions; ρᵢ = corr(x̃ᵢ, ỹᵢ). Metrics (``lwa_cli.choices.C
   x keeps at most as many dimensions as y, else y** (x on a tie: google/svcca ``pwcca.py``
   compares with ``<=``).
 * ``"svcca"`` (Raghu et al., 2017): the mean of ρᵢ of a fit made on each view's top singular
-  directions (``svd_keep``, see :mod:`lwa_cli.analysis.cca_fit`). Symmetric: no view weighted.
+  directions (``svd_keep``, see :mod:`lwa_cli.analysis.cca.fit`). Symmetric: no view weighted.
 * ``"mean-cca"``: the plain mean of ρᵢ over all canonical directions (no SVD step). Symmetric.
 * ``"cka"``: linear CKA, computed by the cross-validation without a fit.
 
@@ -36,9 +36,9 @@ from typing import Any
 import numpy as np
 import scipy.linalg
 
-from lwa_cli.analysis.cca_fit import CCAFit
-from lwa_cli.analysis.cca_inputs import as_rows, check_pair, context, serial_blas
-from lwa_cli.analysis.cca_stats import SplitStats, check_finite
+from lwa_cli.analysis.cca.fit import CCAFit
+from lwa_cli.analysis.cca.inputs import as_rows, check_pair, context, serial_blas
+from lwa_cli.analysis.cca.stats import SplitStats, check_finite
 from lwa_cli.choices import CCA_METRICS
 from lwa_cli.errors import LwaError, LwaUsageError
 

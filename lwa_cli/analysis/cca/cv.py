@@ -1,8 +1,8 @@
 """Cross-validated CCA scores (SPEC §6.1–6.3): splits, trials, ε candidates, results.
 
-One streaming pass (:mod:`lwa_cli.analysis.cca_stats`) gives per-split counts, means and
+One streaming pass (:mod:`lwa_cli.analysis.cca.stats`) gives per-split counts, means and
 centred cross-products. Every training covariance is a combination of them, and every dev/test
-score is computed from the split's own moments (:func:`~lwa_cli.analysis.cca_scores.score_moments`),
+score is computed from the split's own moments (:func:`~lwa_cli.analysis.cca.scores.score_moments`),
 so the rows are read once. Only a candidate whose variates cancel numerically (the reference's
 noise pair of a singular view, ``null_tol=None``) is scored on the split's rows, read again.
 """
@@ -16,22 +16,22 @@ from typing import Any
 
 import numpy as np
 
-from lwa_cli.analysis.cca_fit import CandidateFitError, CCAFit, CovarianceCCA
-from lwa_cli.analysis.cca_inputs import (
+from lwa_cli.analysis.cca.fit import CandidateFitError, CCAFit, CovarianceCCA
+from lwa_cli.analysis.cca.inputs import (
     as_rows,
     check_eps,
     check_fraction,
     check_pair,
     context,
 )
-from lwa_cli.analysis.cca_scores import (
+from lwa_cli.analysis.cca.scores import (
     METRICS,
     EvalData,
     EvalMoments,
     score_moments,
     score_rows,
 )
-from lwa_cli.analysis.cca_splits import (
+from lwa_cli.analysis.cca.splits import (
     check_sizes,
     check_splits,
     check_trials,
@@ -39,7 +39,7 @@ from lwa_cli.analysis.cca_splits import (
     epsilon_candidates,
     make_splits,
 )
-from lwa_cli.analysis.cca_stats import (
+from lwa_cli.analysis.cca.stats import (
     SplitStats,
     accumulate_split_stats,
     default_chunk_rows,
@@ -194,7 +194,7 @@ def cross_validated_pwcca(
     n_candidates : candidates kept per trial: the first ones that fit.
     seed : seeds ``np.random.default_rng`` for splits, pairs and ε orders (independent streams).
     metric : "pwcca", "pwcca-morcos", "svcca", "mean-cca" or "cka" (see
-        :mod:`lwa_cli.analysis.cca_scores`). For "cka" each trial's score is the linear CKA of
+        :mod:`lwa_cli.analysis.cca.scores`). For "cka" each trial's score is the linear CKA of
         its test split (dev score: of its dev split); nothing is fit.
     mean_score : average the x- and y-side weighted scores (pwcca metrics).
     svd_keep : share of each view's training variance kept by SVCCA's SVD step (used only by

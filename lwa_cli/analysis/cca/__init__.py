@@ -5,21 +5,21 @@ reference and the golden files use features × samples). Nothing here reads or w
 This module is the public entry point; the work is done by modules that can be read one at a
 time:
 
-* :mod:`lwa_cli.analysis.cca_stats`: one streaming pass → per-split counts, means and centred
+* :mod:`lwa_cli.analysis.cca.stats`: one streaming pass → per-split counts, means and centred
   cross-products (numpy or torch).
-* :mod:`lwa_cli.analysis.cca_fit`: a CCA fit from covariance blocks (scaling, ε-pruning,
+* :mod:`lwa_cli.analysis.cca.fit`: a CCA fit from covariance blocks (scaling, ε-pruning,
   whitening, SVD, sign convention), with the optional null-direction drop (``null_tol``) and
   SVCCA's SVD step (``svd_keep``).
-* :mod:`lwa_cli.analysis.cca_scores`: per-direction correlations and the metrics (pwcca,
+* :mod:`lwa_cli.analysis.cca.scores`: per-direction correlations and the metrics (pwcca,
   pwcca-morcos, svcca, mean-cca), from rows or from a split's moments; which view each metric
   weights.
-* :mod:`lwa_cli.analysis.cca_splits`: splits, trial pairs and ε candidates (SPEC §6.1–6.3).
-* :mod:`lwa_cli.analysis.cca_cv`: the cross-validation and its result records.
+* :mod:`lwa_cli.analysis.cca.splits`: splits, trial pairs and ε candidates (SPEC §6.1–6.3).
+* :mod:`lwa_cli.analysis.cca.cv`: the cross-validation and its result records.
 """
 
 from __future__ import annotations
 
-from lwa_cli.analysis.cca_cv import (
+from lwa_cli.analysis.cca.cv import (
     DEFAULT_SVD_KEEP,
     CandidateResult,
     CVResult,
@@ -27,7 +27,7 @@ from lwa_cli.analysis.cca_cv import (
     TrialResult,
     cross_validated_pwcca,
 )
-from lwa_cli.analysis.cca_fit import (
+from lwa_cli.analysis.cca.fit import (
     CandidateFitError,
     CCAFit,
     CovarianceCCA,
@@ -35,7 +35,7 @@ from lwa_cli.analysis.cca_fit import (
     fit_cca,
     fit_cca_from_cov,
 )
-from lwa_cli.analysis.cca_scores import (
+from lwa_cli.analysis.cca.scores import (
     METRICS,
     EvalData,
     EvalMoments,
@@ -44,7 +44,7 @@ from lwa_cli.analysis.cca_scores import (
     score_moments,
     score_rows,
 )
-from lwa_cli.analysis.cca_splits import (
+from lwa_cli.analysis.cca.splits import (
     LARGE_EPSILONS,
     SMALL_EPSILONS,
     draw_trial_pairs,
