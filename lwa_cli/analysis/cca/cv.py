@@ -45,7 +45,7 @@ from lwa_cli.analysis.cca.stats import (
     default_chunk_rows,
     take_rows,
 )
-from lwa_cli.analysis.similarity import linear_cka_from_cov
+from lwa_cli.analysis.cca.cka import linear_cka_from_cov
 from lwa_cli.errors import LwaError, LwaUsageError
 
 #: SVCCA's default share of each view's variance kept (Raghu et al. 2017).
