@@ -21,8 +21,8 @@ from lwa_cli.analysis.cca import (
     pwcca_score,
 )
 from lwa_cli.analysis.cca import stats as cca_stats
-from lwa_cli.analysis.cca.stats import accumulate_split_stats, take_rows
 from lwa_cli.analysis.cca.cka import linear_cka, linear_cka_from_cov
+from lwa_cli.analysis.cca.stats import accumulate_split_stats, take_rows
 from lwa_cli.errors import LwaError, LwaUsageError
 
 

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from lwa_cli.analysis.cca.cka import linear_cka_from_cov
 from lwa_cli.analysis.cca.fit import CandidateFitError, CCAFit, CovarianceCCA
 from lwa_cli.analysis.cca.inputs import (
     as_rows,
@@ -45,7 +46,6 @@ from lwa_cli.analysis.cca.stats import (
     default_chunk_rows,
     take_rows,
 )
-from lwa_cli.analysis.cca.cka import linear_cka_from_cov
 from lwa_cli.errors import LwaError, LwaUsageError
 
 #: SVCCA's default share of each view's variance kept (Raghu et al. 2017).
