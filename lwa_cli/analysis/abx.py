@@ -246,41 +246,55 @@ def _chunks(cells: Iterator[_Cell], chunk_pairs: int) -> Iterator[list[_Cell]]:
         yield chunk
 
 
+def _padded(rows: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Ragged index rows → (C, M) int64 array padded with 0, and its validity mask."""
+    lens = np.fromiter((len(r) for r in rows), np.int64, len(rows))
+    mask = np.arange(int(lens.max()))[None, :] < lens[:, None]
+    out = np.zeros(mask.shape, np.int64)
+    out[mask] = np.concatenate(rows)
+    return out, mask
+
+
 def _score_chunk(chunk: list[_Cell], frames: torch.Tensor, start: np.ndarray,
                  length: np.ndarray, distance: str) -> np.ndarray:
     """Errors 1 − θ of the cells of one chunk (distances of its distinct pairs computed once)."""
     n_tok = np.int64(len(start))
-    xs, ys = [], []
-    for c in chunk:
-        for other in (c.a, c.b):
-            xs.append(np.repeat(c.x, len(other)))
-            ys.append(np.tile(other, len(c.x)))
-    pair_key = np.concatenate(xs) * n_tok + np.concatenate(ys)
-    uniq, inverse = np.unique(pair_key, return_inverse=True)
+    sym = chunk[0].symmetric  # one condition per call: all cells alike
+    xs, mx = _padded([c.x for c in chunk])
+    a_s, ma = _padded([c.a for c in chunk])
+    bs, mb = _padded([c.b for c in chunk])
+    need_a = mx[:, :, None] & ma[:, None, :]
+    valid_a = need_a.copy()
+    if sym:
+        # The reference computes DTW(x_i, a_j) for i <= j only and mirrors it.
+        need_a &= np.triu(np.ones(need_a.shape[1:], bool))[None]
+        valid_a &= ~np.eye(need_a.shape[1], dtype=bool)[None]
+    need_b = mx[:, :, None] & mb[:, None, :]
+    keys_a = (xs[:, :, None] * n_tok + a_s[:, None, :])[need_a]
+    keys_b = (xs[:, :, None] * n_tok + bs[:, None, :])[need_b]
+    uniq, inverse = np.unique(np.concatenate([keys_a, keys_b]), return_inverse=True)
     dist = pair_distances(frames, start, length, uniq // n_tok, uniq % n_tok, distance)
     flat = dist[inverse.reshape(-1)]
-    errors = np.empty(len(chunk))
-    pos = 0
-    for k, c in enumerate(chunk):
-        nx, na, nb = len(c.x), len(c.a), len(c.b)
-        dxa = flat[pos:pos + nx * na].reshape(nx, na)
-        pos += nx * na
-        dxb = flat[pos:pos + nx * nb].reshape(nx, nb)
-        pos += nx * nb
-        if c.symmetric:
-            # The reference computes DTW(x_i, a_j) for i ≤ j only and mirrors it.
-            upper = np.triu(dxa)
-            dxa = upper + np.triu(dxa, 1).T
-        lt = (dxa[:, :, None] < dxb[:, None, :]).sum(axis=2)
-        eq = (dxa[:, :, None] == dxb[:, None, :]).sum(axis=2)
-        score = lt + 0.5 * eq
-        if c.symmetric:
-            np.fill_diagonal(score, 0)
-            n_pos = na * (na - 1)
-        else:
-            n_pos = na * nx
-        errors[k] = 1.0 - float(score.sum()) / (n_pos * nb)
-    return errors
+    dxa = np.zeros(need_a.shape, np.float32)
+    dxa[need_a] = flat[:len(keys_a)]
+    if sym:
+        lower = np.tril(np.ones(need_a.shape[1:], bool), -1)[None]
+        dxa = np.where(lower, dxa.transpose(0, 2, 1), dxa)
+    dxb = np.zeros(need_b.shape, np.float32)
+    dxb[need_b] = flat[len(keys_a):]
+    score = np.empty(len(chunk))
+    per_cell = max(1, dxa.shape[1] * dxa.shape[2] * dxb.shape[2])
+    step = max(1, (1 << 24) // per_cell)
+    for s in range(0, len(chunk), step):
+        sl = slice(s, s + step)
+        da, db = dxa[sl, :, :, None], dxb[sl, :, None, :]
+        valid = valid_a[sl, :, :, None] & mb[sl, None, None, :]
+        lt = ((da < db) & valid).sum(axis=(1, 2, 3))
+        eq = ((da == db) & valid).sum(axis=(1, 2, 3))
+        score[sl] = lt + 0.5 * eq
+    na, nb, nx = ma.sum(axis=1), mb.sum(axis=1), mx.sum(axis=1)
+    n_pos = na * (na - 1) if sym else na * nx
+    return 1.0 - score / (n_pos * nb)
 
 
 def _mean_pool(frames: torch.Tensor, start: np.ndarray, length: np.ndarray) -> torch.Tensor:

@@ -76,28 +76,38 @@ def dtw_normalized(dist: torch.Tensor, len_x: torch.Tensor, len_y: torch.Tensor)
     """
     p, n, m = dist.shape
     dev = dist.device
-    inf = torch.tensor(float("inf"), dtype=dist.dtype, device=dev)
-    # cost[i, j] lives at acc[:, i + 1, j + 1]; acc[:, 0, 0] = 0 makes cost[0, 0] = d[0, 0].
-    acc = torch.full((p, n + 1, m + 1), float("inf"), dtype=dist.dtype, device=dev)
-    acc[:, 0, 0] = 0
-    for k in range(n + m - 1):
-        lo, hi = max(0, k - m + 1), min(n - 1, k)
-        i = torch.arange(lo, hi + 1, device=dev)
-        j = k - i
-        best = torch.minimum(torch.minimum(acc[:, i, j + 1], acc[:, i, j]), acc[:, i + 1, j])
-        acc[:, i + 1, j + 1] = dist[:, i, j] + best
-    del inf
+    k_all = n + m - 1
+    # Anti-diagonal (skewed) layout: diagonal k = i + j is one contiguous (P, N) slab, so each
+    # step of the recurrence is a few elementwise ops on shifted slices (no gathers).
+    i_idx = torch.arange(n, device=dev)[None, :]
+    j_idx = torch.arange(k_all, device=dev)[:, None] - i_idx
+    ok = (j_idx >= 0) & (j_idx < m)
+    flat = (i_idx * m + j_idx.clamp(0, m - 1)).reshape(-1)
+    skew = dist.reshape(p, n * m)[:, flat].reshape(p, k_all, n).permute(1, 0, 2)
+    skew = torch.where(ok[:, None, :], skew, torch.tensor(float("inf"), device=dev))
+    # cost[i, j] lives at acc[i + j, :, i + 1]; column 0 is an inf border.
+    acc = torch.full((k_all, p, n + 1), float("inf"), dtype=dist.dtype, device=dev)
+    acc[0, :, 1:] = skew[0]
+    inf_row = torch.full((p, n), float("inf"), dtype=dist.dtype, device=dev)
+    for k in range(1, k_all):
+        up, left = acc[k - 1, :, :n], acc[k - 1, :, 1:]
+        diag = acc[k - 2, :, :n] if k >= 2 else inf_row
+        acc[k, :, 1:] = skew[k] + torch.minimum(torch.minimum(up, diag), left)
+    flat_acc = acc.reshape(-1)
     rows = torch.arange(p, device=dev)
+
+    def cost(i: torch.Tensor, j: torch.Tensor) -> torch.Tensor:
+        return flat_acc[((i + j) * p + rows) * (n + 1) + i + 1]
+
     i, j = len_x - 1, len_y - 1
-    final = acc[rows, i + 1, j + 1]
+    final = cost(i, j)
     path = torch.ones(p, dtype=torch.int64, device=dev)
     for _ in range(n + m):
         active = (i > 0) & (j > 0)
         if not bool(active.any()):
             break
-        up = acc[rows, i, j + 1]
-        left = acc[rows, i + 1, j]
-        diag = acc[rows, i, j]
+        ia, ja = i.clamp(min=1), j.clamp(min=1)
+        up, left, diag = cost(ia - 1, ja), cost(ia, ja - 1), cost(ia - 1, ja - 1)
         take_diag = (diag <= left) & (diag <= up)
         take_left = ~take_diag & (left <= up)
         di = (take_diag | ~take_left).to(torch.int64) * active
