@@ -73,6 +73,8 @@ ANALYSES: dict[str, AnalysisInfo] = {
     "segment": AnalysisInfo("Unsupervised word segmentation (best boundary F of the grid)",
                             "segmentation", "word boundary F (best configuration)",
                             extra=(Measure("r_value", "R-value (best configuration)"),)),
+    "abx": AnalysisInfo("Phone ABX error rate (ZeroSpeech protocol; lower is better)", "ABX",
+                        "ABX error rate (%, lower is better)", min_span=None),
     "awd": AnalysisInfo("Acoustic word discrimination (same-different AP)", "AWD",
                         "average precision"),
     "sts": AnalysisInfo("Spoken STS (Spearman ρ of utterance cosines with the pair scores)",
