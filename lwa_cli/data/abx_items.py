@@ -80,10 +80,10 @@ def read_item_file(path: str | Path) -> AbxItems:
 
 
 def write_item_file(items: AbxItems, path: str | Path) -> Path:
-    """Write items as a Libri-Light ``.item`` file (times with 4 decimals like Libri-Light's)."""
+    """Write items as a Libri-Light ``.item`` file (times written exactly: ``repr`` of floats)."""
     path = Path(path)
     lines = [HEADER] + [
-        f"{f} {on:.4f} {off:.4f} {p} {a} {b} {s}"
+        f"{f} {float(on)!r} {float(off)!r} {p} {a} {b} {s}"
         for f, on, off, p, a, b, s in zip(items.file, items.onset, items.offset, items.phone,
                                           items.prev, items.next, items.speaker, strict=True)]
     path.write_text("\n".join(lines) + "\n")
