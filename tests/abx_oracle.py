@@ -20,12 +20,13 @@ from lwa_cli.data.abx_items import AbxItems, tokens_for, write_item_file
 
 
 def import_oracle():
-    """`zrc_abx2.eval_ABX` with a stub torchaudio (None when the package is not installed)."""
+    """`zrc_abx2.eval_ABX` with a stub torchaudio (the tests need it: no skip when absent)."""
     sys.modules.setdefault("torchaudio", types.ModuleType("torchaudio"))
     try:
         from zrc_abx2 import eval_ABX
-    except ImportError:
-        return None
+    except ImportError as exc:
+        raise ImportError("the ABX test oracle is missing: `make install` installs it (pip "
+                          "install --no-deps zerospeech-libriabx2==0.9.8)") from exc
     return eval_ABX
 
 
