@@ -13,7 +13,13 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from lwa_cli.analysis.awd import DISTANCES, TIE_RULE, awd_score, select_awd_tokens
+from lwa_cli.analysis.awd import (
+    DISTANCES,
+    SPEAKER_PAIRS,
+    TIE_RULE,
+    awd_score,
+    select_awd_tokens,
+)
 from lwa_cli.errors import LwaError, LwaUsageError
 from lwa_cli.pipeline.extract import open_features, select_layers
 from lwa_cli.pipeline.results import ResultSpec, features_input, score_layers
@@ -29,9 +35,11 @@ def awd_filters(min_chars: int, min_seconds: float, max_per_word: int | None,
             "max_per_word": max_per_word, "seed": seed if max_per_word is not None else None}
 
 
-def awd_tag(distance: str, mvn: bool, filters: dict) -> str | None:
+def awd_tag(distance: str, mvn: bool, filters: dict, speaker_pairs: str = "all") -> str | None:
     """Result file tag: the non-default settings, so variants never overwrite each other."""
     bits = [] if distance == "cosine" else [distance]
+    if speaker_pairs != "all":
+        bits.append(f"spk-{speaker_pairs}")
     if mvn:
         bits.append("mvn")
     if filters["min_chars"]:
@@ -58,8 +66,13 @@ def token_filter_text(filters: dict) -> str:
 def run_awd(ws: Workspace, *, model: str, split: str = "dev-clean", sample: str = "1",
             layers: Sequence[str] | None = None, distance: str = "cosine", mvn: bool = False,
             min_chars: int = 0, min_seconds: float = 0.0, max_per_word: int | None = None,
-            seed: int = 0, force: bool = False, reporter: Reporter = SILENT) -> list[dict]:
+            seed: int = 0, speaker_pairs: str = "all", force: bool = False,
+            reporter: Reporter = SILENT) -> list[dict]:
     """Same-different AP (score) and PRB per layer of a word sample; one result per layer.
+
+    ``speaker_pairs`` "different" / "same" keeps as positives only the same-word pairs of two
+    different speakers / of one speaker (each token's speaker is its utterance's), a result
+    variant of its own (field ``speakers``).
 
     The filter, the distance and MVN are options of the result (and, when not the defaults,
     of its file tag); the features' fingerprint (which covers the sample, hence the token
@@ -68,6 +81,9 @@ def run_awd(ws: Workspace, *, model: str, split: str = "dev-clean", sample: str 
     if distance not in DISTANCES:
         raise LwaUsageError(f"--distance must be one of {', '.join(DISTANCES)}, got "
                             f"{distance!r}")
+    if speaker_pairs not in SPEAKER_PAIRS:
+        raise LwaUsageError(f"--speakers must be one of {', '.join(SPEAKER_PAIRS)}, got "
+                            f"{speaker_pairs!r}")
     filters = awd_filters(min_chars, min_seconds, max_per_word, seed)
     with open_features(ws, model, split, sample, "word") as feats:
         names = select_layers(feats, layers)
@@ -75,6 +91,8 @@ def run_awd(ws: Workspace, *, model: str, split: str = "dev-clean", sample: str 
         smp = load_sample(ws, split, "word", sample)
         token = feats.rows("token_index")
         durations = (smp.tokens.end - smp.tokens.start)[token]
+        speakers = np.array([u.split("-")[0] for u in
+                             smp.utt_ids[smp.tokens.utt_index[token]].astype(str)])
         keep = select_awd_tokens(labels, durations, min_chars=min_chars,
                                  min_seconds=min_seconds, max_per_word=max_per_word, seed=seed)
         if keep.size < 2 or np.unique(labels[keep]).size == keep.size:
@@ -83,15 +101,18 @@ def run_awd(ws: Workspace, *, model: str, split: str = "dev-clean", sample: str 
                            "is no same pair; relax --min-chars / --min-seconds / "
                            "--max-per-word or sample more words")
         options = {"distance": distance, "mvn": mvn, **filters}
+        if speaker_pairs != "all":  # absent for "all": older results stay current
+            options["speaker_pairs"] = speaker_pairs
         spec = ResultSpec("awd", model, split, sample, {"features": features_input(ws, feats)},
-                          options, tag=awd_tag(distance, mvn, filters),
+                          options, tag=awd_tag(distance, mvn, filters, speaker_pairs),
                           fields={"distance": distance, "mvn": mvn,
+                                  "speakers": None if speaker_pairs == "all" else speaker_pairs,
                                   "token_filter": token_filter_text(filters),
                                   "filters": filters})
 
         def score(name: str) -> dict:
             res = awd_score(feats.features(name)[...][keep], labels[keep], distance=distance,
-                            mvn=mvn)
+                            mvn=mvn, speakers=speakers[keep], speaker_pairs=speaker_pairs)
             return {"score": res.ap, "ap": res.ap, "prb": res.prb,
                     "ap_ties_min": res.ap_ties_min, "ap_ties_max": res.ap_ties_max,
                     "n": res.n_tokens, "tokens_total": int(labels.size),
