@@ -32,13 +32,19 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from lwa_cli.analysis.abx_dtw import DISTANCES, normalize_with_singularity, pair_distances
+from lwa_cli.analysis.abx_dtw import (
+    DISTANCES,
+    cell_pair_distances,
+    normalize_with_singularity,
+    pair_distances,
+)
 from lwa_cli.errors import LwaError
 
 SPEAKER_MODES = ("within", "across")
 CONTEXT_MODES = ("within", "any")
 POOLINGS = ("none", "mean")
 CHUNK_PAIRS = 1 << 20
+_CELL_GRAM = True  # angular frame distances from one Gram per cell (False: gathered per pair)
 
 
 class AbxInputError(LwaError):
@@ -272,8 +278,30 @@ def _score_chunk(chunk: list[_Cell], frames: torch.Tensor, start: np.ndarray,
     need_b = mx[:, :, None] & mb[:, None, :]
     keys_a = (xs[:, :, None] * n_tok + a_s[:, None, :])[need_a]
     keys_b = (xs[:, :, None] * n_tok + bs[:, None, :])[need_b]
-    uniq, inverse = np.unique(np.concatenate([keys_a, keys_b]), return_inverse=True)
-    dist = pair_distances(frames, start, length, uniq // n_tok, uniq % n_tok, distance)
+    keys = np.concatenate([keys_a, keys_b])
+    uniq, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+    if distance == "angular" and _CELL_GRAM:
+        # One frame Gram per cell over its tokens [X (across only), A, B]; each distinct pair
+        # is cut out of the Gram of the first cell that holds it.
+        cells = np.arange(len(chunk))[:, None, None]
+        grid_x = np.arange(xs.shape[1])[None, :, None]
+        grid_a = np.arange(a_s.shape[1])[None, None, :]
+        grid_b = np.arange(bs.shape[1])[None, None, :]
+        cell_k = np.concatenate([np.broadcast_to(cells, need_a.shape)[need_a],
+                                 np.broadcast_to(cells, need_b.shape)[need_b]])[first]
+        tokens = [np.concatenate([c.a, c.b]) if sym else np.concatenate([c.x, c.a, c.b])
+                  for c in chunk]
+        n_x = np.zeros(len(chunk), np.int64) if sym else mx.sum(axis=1)
+        n_a = ma.sum(axis=1)
+        px = np.concatenate([np.broadcast_to(grid_x, need_a.shape)[need_a],
+                             np.broadcast_to(grid_x, need_b.shape)[need_b]])
+        py = np.concatenate([
+            (np.broadcast_to(grid_a, need_a.shape) + n_x[:, None, None])[need_a],
+            (np.broadcast_to(grid_b, need_b.shape) + (n_x + n_a)[:, None, None])[need_b]])
+        dist = cell_pair_distances(frames, start, length, tokens, cell_k, px[first],
+                                   py[first])
+    else:
+        dist = pair_distances(frames, start, length, uniq // n_tok, uniq % n_tok, distance)
     flat = dist[inverse.reshape(-1)]
     dxa = np.zeros(need_a.shape, np.float32)
     dxa[need_a] = flat[:len(keys_a)]

@@ -178,3 +178,95 @@ def _gather(frames: torch.Tensor, start: np.ndarray, length: np.ndarray, width: 
     offs = np.arange(width)[None, :]
     rows = start[:, None] + np.where(offs < length[:, None], offs, 0)
     return frames[torch.as_tensor(rows, device=dev)]
+
+
+def cell_pair_distances(frames: torch.Tensor, start: np.ndarray, length: np.ndarray,
+                        cell_tokens: list[np.ndarray], cell: np.ndarray, pos_x: np.ndarray,
+                        pos_y: np.ndarray, max_elements: int = MAX_ELEMENTS) -> np.ndarray:
+    """Angular DTW distances of pairs of tokens of one cell, from one frame Gram per cell.
+
+    Pair k is token ``cell_tokens[cell[k]][pos_x[k]]`` (rows) against
+    ``cell_tokens[cell[k]][pos_y[k]]`` (columns). Each cell's frames are gathered once and
+    multiplied with themselves (one batched GEMM), so a frame vector is read once per cell
+    instead of once per pair; the pairs' frame distances are then cut out of the Gram.
+    Same values as `pair_distances` with ``distance="angular"`` up to the GEMM's rounding.
+    """
+    out = np.empty(len(cell), dtype=np.float32)
+    if len(cell) == 0:
+        return out
+    dev = frames.device
+    dim = frames.shape[1]
+    n_tok = np.fromiter((len(t) for t in cell_tokens), np.int64, len(cell_tokens))
+    tok_base = np.concatenate([[0], np.cumsum(n_tok)[:-1]])
+    flat_tok = np.concatenate(cell_tokens)
+    flat_len = length[flat_tok]
+    n_frames = np.add.reduceat(flat_len, tok_base) if len(flat_tok) else np.zeros(0, np.int64)
+    # frame offset of each token inside its cell
+    cum = np.cumsum(flat_len) - flat_len
+    flat_off = cum - np.repeat(cum[tok_base], n_tok)
+    kx, ky = tok_base[cell] + pos_x, tok_base[cell] + pos_y
+    lx, ly = flat_len[kx], flat_len[ky]
+    key = _bins(lx) * 64 + _bins(ly)
+    pieces: dict[int, list[tuple[np.ndarray, torch.Tensor]]] = {}
+    order = np.argsort(n_frames, kind="stable")
+    pair_order = np.argsort(cell, kind="stable")
+    pair_cells = cell[pair_order]
+    s = 0
+    while s < len(order):
+        fmax = int(n_frames[order[min(len(order) - 1, s)]])
+        e = s
+        while e < len(order):
+            f = int(n_frames[order[e]])
+            if (e - s + 1) * f * max(f, dim) > max_elements and e > s:
+                break
+            fmax = max(fmax, f)
+            e += 1
+        batch = order[s:e]
+        s = e
+        # rows of each cell's frames, padded with the cell's first frame row
+        first = start[flat_tok[tok_base[batch]]]
+        rows = np.full((len(batch), fmax), 0, np.int64)
+        for r, c in enumerate(batch):
+            toks = flat_tok[tok_base[c]:tok_base[c] + n_tok[c]]
+            fr = np.concatenate([np.arange(start[t], start[t] + length[t]) for t in toks])
+            rows[r, :len(fr)] = fr
+            rows[r, len(fr):] = first[r]
+        x = frames[torch.as_tensor(rows, device=dev)]
+        gram = torch.clamp(torch.bmm(x, x.transpose(1, 2)), -1, 1).acos() / math.pi
+        del x
+        slot = np.empty(len(cell_tokens), np.int64)
+        slot[batch] = np.arange(len(batch))
+        lo = np.searchsorted(pair_cells, batch, "left")
+        hi = np.searchsorted(pair_cells, batch, "right")
+        sel = pair_order[np.concatenate([np.arange(a, b) for a, b in zip(lo, hi, strict=True)])]
+        if not len(sel):
+            continue
+        flat_gram = gram.reshape(-1)
+        for b in np.unique(key[sel]):
+            ps = sel[key[sel] == b]
+            n, m = int(lx[ps].max()), int(ly[ps].max())
+            u = np.arange(n)[None, :, None]
+            v = np.arange(m)[None, None, :]
+            uu = np.where(u < lx[ps, None, None], u, 0)
+            vv = np.where(v < ly[ps, None, None], v, 0)
+            idx = ((slot[cell[ps]][:, None, None] * fmax + flat_off[kx[ps]][:, None, None] + uu)
+                   * fmax + flat_off[ky[ps]][:, None, None] + vv)
+            sub = flat_gram[torch.as_tensor(idx, device=dev)]
+            pieces.setdefault(int(b), []).append((ps, sub))
+    for parts in pieces.values():
+        n = max(p[1].shape[1] for p in parts)
+        m = max(p[1].shape[2] for p in parts)
+        ps = np.concatenate([p[0] for p in parts])
+        dist = torch.cat([torch.nn.functional.pad(p[1], (0, m - p[1].shape[2],
+                                                         0, n - p[1].shape[1]))
+                          for p in parts])
+        step = max(1, max_elements // (4 * n * m))
+        for k in range(0, len(ps), step):
+            part, d = ps[k:k + step], dist[k:k + step]
+            if n == 1 and m == 1:
+                res = d[:, 0, 0]
+            else:
+                res = dtw_normalized(d, torch.as_tensor(lx[part], device=dev),
+                                     torch.as_tensor(ly[part], device=dev))
+            out[part] = res.cpu().numpy()
+    return out
