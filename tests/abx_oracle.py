@@ -72,7 +72,7 @@ def lwa_score(root: Path, features: dict[str, np.ndarray], items: AbxItems, *, s
     offsets = np.cumsum([0] + [len(features[f]) for f in order])
     table = tokens_for(items, order, {f: len(features[f]) for f in order},
                        {f: int(o) for f, o in zip(order, offsets, strict=False)}, frame_period)
-    frames = np.concatenate([features[f] for f in order]).astype(np.float32)
+    frames = np.concatenate([features[f] for f in order]).astype(np.float32, copy=False)
     return abx_score(frames, table.tokens, speaker=speaker, context=context, distance=distance,
                      pooling=pooling, max_size_group=max_size_group,
                      max_x_across=max_x_across, seed=seed, device=device).error_rate
