@@ -177,17 +177,31 @@ _ENTRIES = (
              variant_fields=("matching", "tolerance_s")),
     Analysis("awd", "lwa_cli.pipeline.awd:run_awd", "lwa awd",
              "Acoustic word discrimination (same-different AP)", "AWD", "average precision",
-             tag=(TagPart("distance", default="cosine"), TagPart("mvn", "mvn", default=False),
+             tag=(TagPart("distance", default="cosine"),
+                  TagPart("speaker_pairs", "spk-{}", default="all"),
+                  TagPart("mvn", "mvn", default=False),
                   TagPart("min_chars", "c{}", default=0),
                   TagPart("min_seconds", "s{:g}", default=0),
                   TagPart("max_per_word", "k{}-seed{seed}", default=None)),
-             variant_fields=("distance", "mvn", "token_filter")),
+             variant_fields=("distance", "mvn", "token_filter", "speakers")),
     Analysis("sts", "lwa_cli.pipeline.sts:run_sts", "lwa sts",
              "Spoken STS (Spearman ρ of utterance cosines with the pair scores)", "STS",
              "Spearman ρ",
              tag=(TagPart("mean", "all", default=True),
                   TagPart("exclude_same_speaker", "xspk", default=False)),
              variant_fields=("mode", "exclude_same_speaker")),
+    Analysis("abx", "lwa_cli.pipeline.abx:run_abx", "lwa abx",
+             "Phone ABX error rate (ZeroSpeech protocol; lower is better)", "ABX",
+             "ABX error rate (%, lower is better)", min_span=None, higher_is_better=False,
+             # defaults: the options of lwa_cli.pipeline.abx.run_abx
+             tag=(TagPart("speaker", "{}-{context}"),
+                  TagPart("distance", default="angular"),
+                  TagPart("pooling", "pool-{}", default="none"),
+                  TagPart("max_size_group", "g{}", default=10),
+                  TagPart("max_x_across", "x{}", default=5),  # across only
+                  TagPart("seed", "seed{}", default=0),
+                  TagPart("items", "items-{}", default=None)),
+             variant_fields=("speakers", "context", "distance", "pooling")),
 )
 
 ANALYSES: dict[str, Analysis] = {a.name: a for a in _ENTRIES}

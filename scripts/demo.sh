@@ -69,6 +69,10 @@ $LWA segment reference --split dev-clean --out "$DEMO_DIR/segment/ref" --force
 $LWA segment score --ref "$DEMO_DIR/segment/ref" --hyp "$DEMO_DIR/segment/hyp"
 $LWA awd --model $M
 $LWA awd --model $M --min-chars 4 --max-per-word 5
+$LWA awd --model $M --speakers different
+$LWA awd --model $M --speakers same
+# Phone ABX per layer, within and across speaker (the demo corpus has 8 speakers).
+$LWA abx --model $M --speaker both
 
 step "spoken STS (demo scores are COMPUTED word overlap, not human judgements)"
 $LWA demo sts "$DEMO_DIR/sts" --corpus "$DEMO_DIR/corpus/LibriSpeech" --max-pairs-per-speaker 8

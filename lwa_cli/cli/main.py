@@ -18,6 +18,7 @@ import typer
 from rich.text import Text
 
 from lwa_cli import __version__
+from lwa_cli.cli import abx as abx_cmds
 from lwa_cli.cli import analysis as analysis_cmds
 from lwa_cli.cli import awd_sts as awd_sts_cmds
 from lwa_cli.cli import cca as cca_cmds
@@ -179,6 +180,7 @@ app.command("cca", cls=LwaCommand)(cca_cmds.cca)
 app.command("mi", cls=LwaCommand)(analysis_cmds.mi)
 app.command("wordsim", cls=LwaCommand)(analysis_cmds.wordsim)
 app.add_typer(segment_cmds.segment_app, name="segment")
+app.command("abx", cls=LwaCommand)(abx_cmds.abx)
 app.command("awd", cls=LwaCommand)(awd_sts_cmds.awd)
 app.command("prepare-sts", cls=LwaCommand)(awd_sts_cmds.prepare_sts)
 app.command("sts", cls=LwaCommand)(awd_sts_cmds.sts)
