@@ -75,6 +75,9 @@ ANALYSES: dict[str, AnalysisInfo] = {
                             extra=(Measure("r_value", "R-value (best configuration)"),)),
     "awd": AnalysisInfo("Acoustic word discrimination (same-different AP)", "AWD",
                         "average precision"),
+    "similarity": AnalysisInfo("Layer × layer similarity of two models (one heatmap per "
+                               "model pair and measure)", "similarity", "{metric}",
+                               min_span=None),
     "sts": AnalysisInfo("Spoken STS (Spearman ρ of utterance cosines with the pair scores)",
                         "STS", "Spearman ρ"),
 }

@@ -32,6 +32,7 @@ VARIANT_FIELDS: tuple[str, ...] = (
     "other_model", "metric", "base_layer", "mean_score", "train_split", "n_clusters", "kmeans",
     "matching", "tolerance_s",
     "distance", "mvn", "token_filter", "mode", "exclude_same_speaker", "instance_cap",
+    "other_layer", "span",
 )
 """Record fields that make a different experiment, never averaged together: the other model
 of ``cca-inter``, the CCA metric and base layer, MI's clustering settings, AWD's distance,

@@ -1,0 +1,164 @@
+"""`lwa similarity`: layer × layer similarity maps between two models (or one model and
+itself), on the rows both feature files share.
+
+Rows are paired as follows:
+
+- ``--span frame``: utterance by utterance, each cut to the shorter of its two frame counts
+  (`pipeline.views.aligned_frames`). Both models must have the same frame period: models at
+  different frame rates are compared on ``phone``, ``word`` or ``utt`` spans (mean-pooled
+  segments of the same sample), never on resampled frames.
+- ``phone``/``word``/``utt``: the segment rows of the same sample, which must be the same
+  segments in the same order in both files (checked).
+
+Results are stored one per (layer of A, layer of B, measure) through
+`pipeline.results.score_layers`: analysis ``similarity``, model A, ``layer`` the layer of A,
+and the tag ``vs-<B>-<layer of B>-<measure>[-<span>]`` (the span only when not ``frame``),
+e.g. ``results/similarity/demo_wav2vec2/dev-clean/sample-1/T3.vs-demo_hubert-T5-cka.json``.
+Each record names ``other_model``, ``other_layer`` and ``metric`` (the measure) and ``span``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from lwa_cli.analysis.cca import cross_validated_pwcca
+from lwa_cli.analysis.layer_similarity import FEATURE_MEASURES, check_options, similarity_map
+from lwa_cli.errors import LwaError, LwaUsageError
+from lwa_cli.pipeline.extract import open_features, resolve_device_name, select_layers
+from lwa_cli.pipeline.results import ResultSpec, features_input, score_layers
+from lwa_cli.pipeline.views import RowSubset, aligned_frames
+from lwa_cli.progress import SILENT, Reporter
+from lwa_cli.workspace import Workspace
+from lwa_cli.workspace.features import FeatureFile
+
+ANALYSIS = "similarity"
+SPANS = ("frame", "phone", "word", "utt")
+
+
+def result_tag(other_model: str, other_layer: str, measure: str, span: str) -> str:
+    """File tag of one pair's result (see the module docstring)."""
+    tag = f"vs-{other_model}-{other_layer}-{measure}"
+    return tag if span == "frame" else f"{tag}-{span}"
+
+
+def _frame_period(f: FeatureFile) -> float | None:
+    spec = f.meta.get("spec") or {}
+    rate = spec.get("frame_rate_hz")
+    return 1.0 / float(rate) if rate else None
+
+
+def _paired_views(fa: FeatureFile, fb: FeatureFile | None, la: list[str], lb: list[str],
+                  span: str) -> tuple[list, list | None]:
+    """Row-aligned views of every layer of A and B (B None: A against itself)."""
+    if fb is None:
+        return [fa.features(name) for name in la], None
+    if span == "frame":
+        pa, pb = _frame_period(fa), _frame_period(fb)
+        if pa and pb and abs(pa - pb) > 1e-9:
+            raise LwaUsageError(f"{fa.path.name} has {pa * 1000:g} ms frames and "
+                                f"{fb.path.name} {pb * 1000:g} ms: pair models of different "
+                                "frame rates on segments (--span phone, word or utt)")
+        x0, y0 = aligned_frames(fa, f"features/{la[0]}", fb, f"features/{lb[0]}")
+        return ([RowSubset(fa.features(n), x0.index) for n in la],
+                [RowSubset(fb.features(n), y0.index) for n in lb])
+    ok = (np.array_equal(fa.units(), fb.units())
+          and fa.features(la[0]).shape[0] == fb.features(lb[0]).shape[0])
+    if ok and span != "utt":
+        try:
+            ok = np.array_equal(fa.rows("label"), fb.rows("label"))
+        except KeyError:  # a file without segment labels: units and counts must do
+            pass
+    if not ok:
+        raise LwaError(f"{fa.path.name} and {fb.path.name} do not hold the same {span} rows; "
+                       "extract both from the same sample")
+    return [fa.features(n) for n in la], [fb.features(n) for n in lb]
+
+
+def run_similarity(ws: Workspace, *, model: str, other_model: str, split: str = "dev-clean",
+                   sample: str = "1", layers: Sequence[str] | None = None,
+                   other_layers: Sequence[str] | None = None,
+                   measures: Sequence[str] = ("cka",), span: str = "frame",
+                   rsa_rows: int = 2000, knn_rows: int = 2000, k: int = 10,
+                   alpha: float = 1.0, seed: int = 0, device: str = "auto",
+                   force: bool = False, reporter: Reporter = SILENT) -> list[dict]:
+    """Score every (layer of `model`, layer of `other_model`) pair with each measure.
+
+    A stored result is reused while its provenance matches; the map is computed (once, for
+    every requested measure) as soon as one pair is missing or stale. Returns one record per
+    pair and measure, measure by measure, B's layers outer, A's layers inner.
+    """
+    if span not in SPANS:
+        raise LwaUsageError(f"--span must be one of {', '.join(SPANS)}, not {span!r}")
+    measures = check_options(measures, rsa_rows=rsa_rows, knn_rows=knn_rows, k=k, alpha=alpha)
+    device = resolve_device_name(device)
+    same = other_model == model
+    fa = open_features(ws, model, split, sample, span)
+    fb = None
+    try:
+        fb = fa if same else open_features(ws, other_model, split, sample, span)
+        la = select_layers(fa, layers)
+        lb = select_layers(fb, other_layers)
+        inputs = {"features": features_input(ws, fa)}
+        if not same:
+            inputs["other_features"] = features_input(ws, fb)
+        computed: dict[str, np.ndarray] = {}
+
+        def compute() -> None:
+            if computed:
+                return
+            shared = same and la == lb
+            xs, ys = _paired_views(fa, None if shared else fb, la, lb, span)
+            yv = xs if ys is None else ys
+            reporter.info(f"similarity map {model} × {other_model}: {len(la)} × {len(lb)} "
+                          f"layers, {xs[0].shape[0]} rows, {', '.join(measures)}")
+
+            def pwcca(i: int, j: int) -> float:
+                return cross_validated_pwcca(
+                    xs[i], yv[j], None, seed=seed, metric="pwcca", device=device,
+                    name=f"layers {la[i]} × {lb[j]}").score
+
+            computed.update(similarity_map(xs, ys, measures, rsa_rows=rsa_rows,
+                                           knn_rows=knn_rows, k=k, alpha=alpha, seed=seed,
+                                           pwcca=pwcca))
+            computed["n"] = np.array(xs[0].shape[0])
+
+        records = []
+        for measure in measures:
+            options = _options(measure, span, seed, rsa_rows, knn_rows, k, alpha)
+            for j, other in enumerate(lb):
+                spec = ResultSpec(ANALYSIS, model, split, sample, inputs, options,
+                                  tag=result_tag(other_model, other, measure, span),
+                                  fields={"other_model": other_model, "other_layer": other,
+                                          "metric": measure, "span": span})
+
+                def score(layer: str, measure=measure, j=j) -> dict:
+                    compute()
+                    n = int(computed["n"])
+                    rows = n if measure in FEATURE_MEASURES or measure == "pwcca" else \
+                        min(n, rsa_rows if measure == "rsa" else knn_rows)
+                    return {"score": float(computed[measure][la.index(layer), j]),
+                            "n": n, "rows_used": rows}
+
+                records += score_layers(ws, spec, la, score, force=force, reporter=reporter)
+        return records
+    finally:
+        fa.close()
+        if fb is not None and fb is not fa:
+            fb.close()
+
+
+def _options(measure: str, span: str, seed: int, rsa_rows: int, knn_rows: int, k: int,
+             alpha: float) -> dict:
+    """The options that change one measure's number (its provenance)."""
+    options: dict = {"measure": measure, "span": span}
+    if measure in ("rsa", "mknn", "pwcca"):
+        options["seed"] = seed
+    if measure == "rsa":
+        options["rsa_rows"] = rsa_rows
+    if measure == "mknn":
+        options.update(knn_rows=knn_rows, k=k)
+    if measure == "procrustes":
+        options["alpha"] = alpha
+    return options
