@@ -16,8 +16,8 @@ own subprocess so that its peak RSS (``ru_maxrss``) is its own:
   unbiased HSIC, see tests/test_layer_similarity.py).
 
 ``scratch`` and ``repsim`` run on the first ``--pairs`` / ``--library-pairs`` pairs only and
-are extrapolated to the whole map (time × pairs in the map / pairs run; every pair costs the same); the
-report says so. Peak RSS is not extrapolated (it does not grow with the pairs).
+are extrapolated to the whole map (time × pairs in the map / pairs run; every pair costs the
+same); the report says so. Peak RSS is not extrapolated (it does not grow with the pairs).
 
 Usage (from the repository root)::
 
