@@ -105,3 +105,15 @@ def test_results_and_report_show_the_heatmaps(ws, tmp_path):
     assert (out / f"{name}.png").read_bytes()[:4] == b"\x89PNG"
     assert not any(f.startswith("similarity") for f in figures if f != name
                    and figures[f]["kind"] != "heatmap")
+
+
+def test_models_of_different_frame_rates_are_sent_to_segment_spans():
+    from types import SimpleNamespace
+
+    from lwa_cli.errors import LwaUsageError
+    from lwa_cli.pipeline.similarity import _paired_views
+
+    a = SimpleNamespace(meta={"spec": {"frame_rate_hz": 50.0}}, path=Path("a/frame.h5"))
+    b = SimpleNamespace(meta={"spec": {"frame_rate_hz": 25.0}}, path=Path("b/frame.h5"))
+    with pytest.raises(LwaUsageError, match="20 ms frames and frame.h5 40 ms.*--span phone"):
+        _paired_views(a, b, ["T1"], ["T1"], "frame")
