@@ -103,6 +103,9 @@ def test_results_and_report_show_the_heatmaps(ws, tmp_path):
     values = np.array(fig["values"])
     assert [fig["x_layers"][int(j)] for j in values.argmax(axis=1)] == fig["best"]
     assert (out / f"{name}.png").read_bytes()[:4] == b"\x89PNG"
+    html = (out / "index.html").read_text()
+    section = html.split('id="a-similarity"', 1)[1].split("</section>", 1)[0]
+    assert f"layer-wise plot of {name}" in section
     assert not any(f.startswith("similarity") for f in figures if f != name
                    and figures[f]["kind"] != "heatmap")
 

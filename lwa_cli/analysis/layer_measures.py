@@ -129,7 +129,7 @@ def _rdm_ranks(s: LayerStats, m: int) -> np.ndarray:
 def rsa(sx: LayerStats, sy: LayerStats, m: int) -> float:
     """Spearman ρ of the correlation-distance RDMs of the first `m` subsampled rows."""
     if m < 3:
-        raise LwaError(f"rsa needs at least 3 rows (--rsa-rows), got {m}")
+        raise LwaError(f"rsa needs at least 3 rows (--rsa-rows and the sample), got {m}")
     return float(_rdm_ranks(sx, m) @ _rdm_ranks(sy, m))
 
 
