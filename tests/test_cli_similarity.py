@@ -65,6 +65,20 @@ def test_similarity_map_of_two_demo_models_is_stored_per_pair(ws):
     assert [r["score"] for r in again] == [r["score"] for r in records]
 
 
+def test_pwcca_of_a_pair_is_the_cca_inter_score_of_that_layer(ws):
+    records = lwa_json(ws, "similarity", "--model", A, "--other-model", B, "--measure",
+                       "pwcca", "--measure", "cka", "--layer", "T1", "--other-layer", "T1")
+    pwcca = [r for r in records if r["metric"] == "pwcca"]
+    assert [(r["layer"], r["other_layer"]) for r in pwcca] == [("T1", "T1")]
+    inter = lwa_json(ws, "cca", "inter", "--model", A, "--other-model", B, "--layer", "T1")
+    assert pwcca[0]["score"] == pytest.approx(inter[0]["score"], abs=1e-12)
+    # a new measure for stored pairs computes only what is missing
+    again = lwa_json(ws, "similarity", "--model", A, "--other-model", B, "--measure", "pwcca",
+                     "--measure", "rsa", "--rsa-rows", "50", "--layer", "T1",
+                     "--other-layer", "T1")
+    assert [(r["metric"], r["cached"]) for r in again] == [("pwcca", True), ("rsa", False)]
+
+
 def test_a_model_against_itself_on_phone_spans(ws):
     records = lwa_json(ws, "similarity", "--model", A, "--other-model", A, "--span", "phone",
                        "--measure", "cka-debiased", "--measure", "rsa", "--rsa-rows", "100",

@@ -288,3 +288,19 @@ def test_bad_inputs_and_options_name_the_problem():
 
 def test_cli_choices_list_the_measures():
     assert set(SIMILARITY_MEASURES) == set(MEASURES)
+
+
+def test_pwcca_entries_come_from_the_pair_scorer():
+    x, y = _pair(9, n=50)
+    calls = []
+
+    def scorer(i, j):
+        calls.append((i, j))
+        return 0.25 * i + j
+
+    got = similarity_map([x, x], [y, y, y], ["cka", "pwcca"], pwcca=scorer)
+    assert list(got) == ["pwcca", "cka"]  # canonical order
+    np.testing.assert_array_equal(got["pwcca"], [[0, 1, 2], [0.25, 1.25, 2.25]])
+    assert sorted(calls) == [(i, j) for i in range(2) for j in range(3)]
+    with pytest.raises(LwaUsageError, match="pwcca needs a scoring function"):
+        similarity_map([x], [y], ["pwcca"])

@@ -85,8 +85,9 @@ def run_similarity(ws: Workspace, *, model: str, other_model: str, split: str = 
                    force: bool = False, reporter: Reporter = SILENT) -> list[dict]:
     """Score every (layer of `model`, layer of `other_model`) pair with each measure.
 
-    A stored result is reused while its provenance matches; the map is computed (once, for
-    every requested measure) as soon as one pair is missing or stale. Returns one record per
+    A stored result is reused while its provenance matches; the shared measures are computed
+    together (one pass, every pair) as soon as one of their pairs is missing or stale, and
+    ``pwcca`` pair by pair, only for the pairs that are. Returns one record per
     pair and measure, measure by measure, B's layers outer, A's layers inner.
     """
     if span not in SPANS:
@@ -104,25 +105,29 @@ def run_similarity(ws: Workspace, *, model: str, other_model: str, split: str = 
         if not same:
             inputs["other_features"] = features_input(ws, fb)
         computed: dict[str, np.ndarray] = {}
+        views: dict[str, list] = {}
+        shared_measures = [m for m in measures if m != "pwcca"]
 
-        def compute() -> None:
-            if computed:
-                return
-            shared = same and la == lb
-            xs, ys = _paired_views(fa, None if shared else fb, la, lb, span)
-            yv = xs if ys is None else ys
-            reporter.info(f"similarity map {model} × {other_model}: {len(la)} × {len(lb)} "
-                          f"layers, {xs[0].shape[0]} rows, {', '.join(measures)}")
+        def pair_views() -> tuple[list, list]:
+            if not views:
+                shared = same and la == lb
+                xs, ys = _paired_views(fa, None if shared else fb, la, lb, span)
+                views.update(x=xs, y=xs if ys is None else ys, shared=[shared])
+                reporter.info(f"similarity map {model} × {other_model}: {len(la)} × "
+                              f"{len(lb)} layers, {xs[0].shape[0]} rows")
+            return views["x"], views["y"]
 
-            def pwcca(i: int, j: int) -> float:
-                return cross_validated_pwcca(
-                    xs[i], yv[j], None, seed=seed, metric="pwcca", device=device,
-                    name=f"layers {la[i]} × {lb[j]}").score
-
-            computed.update(similarity_map(xs, ys, measures, rsa_rows=rsa_rows,
-                                           knn_rows=knn_rows, k=k, alpha=alpha, seed=seed,
-                                           pwcca=pwcca))
-            computed["n"] = np.array(xs[0].shape[0])
+        def value(measure: str, i: int, j: int) -> float:
+            xs, ys = pair_views()
+            if measure == "pwcca":  # per pair, only for the pairs not stored
+                return cross_validated_pwcca(xs[i], ys[j], None, seed=seed, metric="pwcca",
+                                             device=device,
+                                             name=f"layers {la[i]} × {lb[j]}").score
+            if not computed:  # every shared measure at once, at the first pair that needs one
+                computed.update(similarity_map(
+                    xs, None if views["shared"][0] else ys, shared_measures,
+                    rsa_rows=rsa_rows, knn_rows=knn_rows, k=k, alpha=alpha, seed=seed))
+            return float(computed[measure][i, j])
 
         records = []
         for measure in measures:
@@ -134,12 +139,11 @@ def run_similarity(ws: Workspace, *, model: str, other_model: str, split: str = 
                                           "metric": measure, "span": span})
 
                 def score(layer: str, measure=measure, j=j) -> dict:
-                    compute()
-                    n = int(computed["n"])
+                    result = value(measure, la.index(layer), j)
+                    n = int(views["x"][0].shape[0])
                     rows = n if measure in FEATURE_MEASURES or measure == "pwcca" else \
                         min(n, rsa_rows if measure == "rsa" else knn_rows)
-                    return {"score": float(computed[measure][la.index(layer), j]),
-                            "n": n, "rows_used": rows}
+                    return {"score": result, "n": n, "rows_used": rows}
 
                 records += score_layers(ws, spec, la, score, force=force, reporter=reporter)
         return records
