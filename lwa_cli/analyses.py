@@ -161,6 +161,13 @@ _ENTRIES = (
     _cca("glove", "CCA with GloVe word embeddings", "CCA-GloVe"),
     _cca("semantic", "CCA with semantic word attributes", "CCA-semantic"),
     _cca("syntactic", "CCA with syntactic word attributes", "CCA-syntactic"),
+    Analysis("similarity", "lwa_cli.pipeline.similarity:run_similarity", "lwa similarity",
+             "Layer × layer similarity of two models (one heatmap per model pair and measure)",
+             "similarity", "{metric}", min_span=None,
+             # the record's layer is model A's; the tag names B, its layer and the measure
+             tag=(TagPart("other_model", "vs-{}-{other_layer}-{measure}"),
+                  TagPart("span", default="frame")),
+             variant_fields=("other_model", "metric", "other_layer", "span")),
     _mi("phone", 500),
     _mi("word", 5000),
     Analysis("wordsim", "lwa_cli.pipeline.wordsim:run_wordsim", "lwa wordsim",

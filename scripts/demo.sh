@@ -53,6 +53,9 @@ $LWA embeddings one-hot --words 60
 $LWA cca mel --model $M
 $LWA cca intra --model $M
 $LWA cca inter --model $M --other-model demo_hubert
+# Layer x layer similarity map of the demo wav2vec 2.0 against the demo HuBERT (frames).
+$LWA similarity --model $M --other-model demo_hubert --measure cka --measure cka-debiased \
+  --measure procrustes --measure rsa --measure mknn --rsa-rows 500 --knn-rows 500
 $LWA cca phone --model $M
 $LWA cca word --model $M
 $LWA cca semantic --model $M

@@ -347,7 +347,7 @@ def test_choices_titles_and_messages_come_from_the_registry():
     assert score_label("cca-mel", "svcca") == "SVCCA similarity"
     assert info("not-registered").title == "not-registered"
     assert info("not-registered").min_span is None
-    assert PRODUCERS == producers() == ("`lwa cca`, `lwa mi`, `lwa wordsim`, "
+    assert PRODUCERS == producers() == ("`lwa cca`, `lwa similarity`, `lwa mi`, `lwa wordsim`, "
                                         "`lwa segment tune`, `lwa awd`, `lwa sts` or `lwa abx`")
     option = inspect.signature(results).parameters["analysis"].default
     assert option.autocompletion("cca-s") == ["cca-semantic", "cca-syntactic"]
@@ -376,8 +376,8 @@ OLD_VARIANT_FIELDS = (
     "other_model", "metric", "base_layer", "mean_score", "train_split", "n_clusters", "kmeans",
     "matching", "tolerance_s",
     "distance", "mvn", "token_filter", "mode", "exclude_same_speaker", "instance_cap",
-    "speakers", "context", "pooling",
-)  # report/table.py before the registry (with AWD's and ABX's conditions of issue 20)
+    "speakers", "context", "pooling", "other_layer", "span",
+)  # report/table.py before the registry (with issue 20's AWD/ABX and issue 22's similarity)
 
 
 def test_variant_columns_come_from_the_registry_and_keep_their_strings():

@@ -154,6 +154,9 @@ PARAM_FLAGS: dict[str, str] = {
     "benchmarks": "--benchmark",
     "speaker_pairs": "--speakers",
     "items_file": "--items",
+    "measures": "--measure",
+    "other_layers": "--other-layer",
+    "alpha": "--procrustes-alpha",
 }
 
 
