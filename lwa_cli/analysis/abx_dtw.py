@@ -163,13 +163,17 @@ def pair_distances(frames: torch.Tensor, start: np.ndarray, length: np.ndarray,
             xs = _gather(frames, start[x[sel]], lx[sel], n, dev)
             ys = _gather(frames, start[y[sel]], ly[sel], m, dev)
             dist = _frame_distances(xs, ys, distance)
-            if n == 1 and m == 1:
-                res = dist[:, 0, 0]
-            else:
-                res = dtw_normalized(dist, torch.as_tensor(lx[sel], device=dev),
-                                     torch.as_tensor(ly[sel], device=dev))
-            out[sel] = res.cpu().numpy()
+            out[sel] = _pair_scores(dist, lx[sel], ly[sel], dev)
     return out
+
+
+def _pair_scores(dist: torch.Tensor, len_x: np.ndarray, len_y: np.ndarray,
+                 dev: torch.device | str) -> np.ndarray:
+    """Normalised DTW of a batch of (n × m) distance blocks; the one distance when 1 × 1."""
+    if dist.shape[1] == 1 and dist.shape[2] == 1:
+        return dist[:, 0, 0].cpu().numpy()
+    return dtw_normalized(dist, torch.as_tensor(len_x, device=dev),
+                          torch.as_tensor(len_y, device=dev)).cpu().numpy()
 
 
 def _gather(frames: torch.Tensor, start: np.ndarray, length: np.ndarray, width: int,
@@ -263,10 +267,5 @@ def cell_pair_distances(frames: torch.Tensor, start: np.ndarray, length: np.ndar
         step = max(1, max_elements // (4 * n * m))
         for k in range(0, len(ps), step):
             part, d = ps[k:k + step], dist[k:k + step]
-            if n == 1 and m == 1:
-                res = d[:, 0, 0]
-            else:
-                res = dtw_normalized(d, torch.as_tensor(lx[part], device=dev),
-                                     torch.as_tensor(ly[part], device=dev))
-            out[part] = res.cpu().numpy()
+            out[part] = _pair_scores(d, lx[part], ly[part], dev)
     return out
