@@ -14,6 +14,9 @@ $(BIN)/lwa: pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet "$(TORCH_PIN)"
 	$(BIN)/python -m pip install --quiet -e ".[dev,faiss,sts]" "$(TORCH_PIN)"
+	# The ZeroSpeech ABX reference, test oracle of `lwa abx`: --no-deps because it requires
+	# torchaudio (only for its CPC loader; the tests stub it), which has no build for this torch.
+	$(BIN)/python -m pip install --quiet --no-deps "zerospeech-libriabx2==0.9.8"
 	touch $(BIN)/lwa
 
 install: $(BIN)/lwa

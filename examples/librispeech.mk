@@ -66,9 +66,10 @@ WORD_DONE   := $(foreach l,$(T_ALL),$(STAMPS)/cca-word/$(l))
 MIP_DONE    := $(foreach i,$(ITERS),$(foreach l,$(T_ALL),$(STAMPS)/mi-phone/$(l).iter$(i)))
 MIW_DONE    := $(foreach i,$(ITERS),$(foreach l,$(T_ALL),$(STAMPS)/mi-word/$(l).iter$(i)))
 WSIM_DONE   := $(foreach l,$(T_ALL),$(STAMPS)/wordsim/$(l))
+ABX_DONE    := $(foreach l,$(T_ALL),$(STAMPS)/abx/$(l))
 INTER_DONE  := $(if $(OTHER),$(foreach l,$(T_ALL),$(STAMPS)/cca-inter/$(l)))
 ALL_DONE    := $(MEL_DONE) $(INTRA_DONE) $(PHONE_DONE) $(WORD_DONE) $(MIP_DONE) $(MIW_DONE) \
-               $(WSIM_DONE) $(INTER_DONE)
+               $(WSIM_DONE) $(INTER_DONE) $(ABX_DONE)
 
 .PHONY: all check analyses report clean-stamps
 .DELETE_ON_ERROR:
@@ -163,4 +164,8 @@ $(STAMPS)/mi-word/%: $(STAMPS)/x-word
 $(STAMPS)/wordsim/%: $(STAMPS)/x-wordsim
 	@mkdir -p $(@D)
 	$(RUN) wordsim --model $(MODEL) --layer $*
+	touch $@
+$(STAMPS)/abx/%: $(STAMPS)/x-frame
+	@mkdir -p $(@D)
+	$(RUN) abx --model $(MODEL) --layer $* --speaker both --device $(DEVICE)
 	touch $@

@@ -61,6 +61,11 @@ $LWA cca intra --model $M
 $LWA cca inter --model $M --other-model demo_hubert
 $LWA cca inter --model $M --other-model $WH
 for exp in mel phone word; do $LWA cca $exp --model $WH; done
+# Layer x layer similarity maps: the demo wav2vec 2.0 against the demo HuBERT and the demo
+# Whisper encoder (all three at 20 ms, so frames pair one to one).
+$LWA similarity --model $M --other-model demo_hubert --measure cka --measure cka-debiased \
+  --measure procrustes --measure rsa --measure mknn --rsa-rows 500 --knn-rows 500
+$LWA similarity --model $M --other-model $WH --measure cka --measure cka-debiased
 $LWA cca phone --model $M
 $LWA cca word --model $M
 $LWA cca semantic --model $M
@@ -77,6 +82,10 @@ $LWA segment reference --split dev-clean --out "$DEMO_DIR/segment/ref" --force
 $LWA segment score --ref "$DEMO_DIR/segment/ref" --hyp "$DEMO_DIR/segment/hyp"
 $LWA awd --model $M
 $LWA awd --model $M --min-chars 4 --max-per-word 5
+$LWA awd --model $M --speakers different
+$LWA awd --model $M --speakers same
+# Phone ABX per layer, within and across speaker (the demo corpus has 8 speakers).
+$LWA abx --model $M --speaker both
 
 step "spoken STS (demo scores are COMPUTED word overlap, not human judgements)"
 $LWA demo sts "$DEMO_DIR/sts" --corpus "$DEMO_DIR/corpus/LibriSpeech" --max-pairs-per-speaker 8

@@ -247,8 +247,8 @@ def test_tag_parts_skip_absent_and_default_options_and_format_others():
     assert TagPart("iter", "iter{}").bit({"iter": 0}) == "iter0"  # no default: always
     assert TagPart("mvn", "mvn", default=False).bit({"mvn": True}) == "mvn"
     assert result_tag("awd", {"distance": "cosine", "mvn": False}) is None
-    with pytest.raises(KeyError, match="unknown analysis 'abx'; one of cca-mel"):
-        result_tag("abx", {})
+    with pytest.raises(KeyError, match="unknown analysis 'nonesuch'; one of cca-mel"):
+        result_tag("nonesuch", {})
 
 
 # What the steps stored before the options dataclasses: options and record fields of each
@@ -347,8 +347,8 @@ def test_choices_titles_and_messages_come_from_the_registry():
     assert score_label("cca-mel", "svcca") == "SVCCA similarity"
     assert info("not-registered").title == "not-registered"
     assert info("not-registered").min_span is None
-    assert PRODUCERS == producers() == ("`lwa cca`, `lwa mi`, `lwa wordsim`, "
-                                        "`lwa segment tune`, `lwa awd` or `lwa sts`")
+    assert PRODUCERS == producers() == ("`lwa cca`, `lwa similarity`, `lwa mi`, `lwa wordsim`, "
+                                        "`lwa segment tune`, `lwa awd`, `lwa sts` or `lwa abx`")
     option = inspect.signature(results).parameters["analysis"].default
     assert option.autocompletion("cca-s") == ["cca-semantic", "cca-syntactic"]
     assert option.autocompletion("mi") == ["mi-phone", "mi-word"]
@@ -376,7 +376,8 @@ OLD_VARIANT_FIELDS = (
     "other_model", "metric", "base_layer", "mean_score", "train_split", "n_clusters", "kmeans",
     "matching", "tolerance_s",
     "distance", "mvn", "token_filter", "mode", "exclude_same_speaker", "instance_cap",
-)  # report/table.py before the registry
+    "speakers", "context", "pooling", "other_layer", "span",
+)  # report/table.py before the registry (with issue 20's AWD/ABX and issue 22's similarity)
 
 
 def test_variant_columns_come_from_the_registry_and_keep_their_strings():

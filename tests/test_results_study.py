@@ -85,7 +85,9 @@ def test_recipe_dry_run_covers_every_analysis_per_layer(tmp_path):
                    "--span frame --rep local", "--split train-clean --span word"):
         assert needed in text, needed
     per_layer = [line for line in lines if line.startswith("lwa --threads 1 ")]
-    assert len(per_layer) == 10 + 3 + 4 + 4 + 4 + 4 + 4  # mel C1-7 T1-3, intra T1-3, 4 × T0-3
+    assert len(per_layer) == 10 + 3 + 4 + 4 + 4 + 4 + 4 + 4  # mel C1-7 T1-3, intra T1-3, 5×T0-3
+    assert "lwa --threads 1 abx --model demo_wav2vec2 --layer T2 --speaker both --device auto" \
+        in lines
     assert "lwa --threads 1 cca mel --model demo_wav2vec2 --layer C7 --device auto" in lines
     assert "lwa --threads 1 mi word --model demo_wav2vec2 --layer T3 --iter 0 --device auto" in \
         _flat(lines)

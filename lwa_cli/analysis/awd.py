@@ -58,6 +58,8 @@ __all__ = ["AWDResult", "awd_score", "same_different_ap", "select_awd_tokens"]
 
 Distance = Literal["cosine", "euclidean"]
 DISTANCES: tuple[str, ...] = ("cosine", "euclidean")
+SPEAKER_PAIRS = ("all", "different", "same")
+"""Which same-word pairs are positives (`awd_score`'s ``speaker_pairs``)."""
 TIE_RULE = "grouped: one threshold per distinct float64 distance (scikit-learn rule)"
 #: Distances per block when ``block_rows`` is not given (32 MiB of float64).
 _BLOCK_ELEMENTS = 1 << 22
@@ -187,9 +189,12 @@ def _same_distances(
     aux: NDArray[np.float64],
     codes: NDArray[np.intp],
     distance: str,
+    speakers: NDArray[np.intp] | None = None,
+    same_speaker: bool = False,
 ) -> NDArray[np.float64]:
     """All same-pair distances, sorted, computed one word type at a time (default block plan,
-    so that the values never depend on the caller's ``block_rows``)."""
+    so that the values never depend on the caller's ``block_rows``). With `speakers`, only
+    the pairs whose two tokens have the same (``same_speaker``) or different speakers."""
     order = np.argsort(codes, kind="stable")
     starts = np.flatnonzero(np.r_[True, codes[order][1:] != codes[order][:-1], True])
     parts = []
@@ -197,7 +202,10 @@ def _same_distances(
         if b - a < 2:
             continue
         idx = order[a:b]
-        for _, _, d, upper in _upper_blocks(x[idx], aux[idx], distance, None):
+        for r0, r1, d, upper in _upper_blocks(x[idx], aux[idx], distance, None):
+            if speakers is not None:
+                spk = speakers[idx]
+                upper = upper & ((spk[r0:r1, None] == spk[None, r0 + 1:]) == same_speaker)
             parts.append(d[upper])
     out = np.concatenate(parts) if parts else np.empty(0)
     out.sort()
@@ -211,6 +219,8 @@ def awd_score(
     distance: Distance = "cosine",
     mvn: bool = False,
     block_rows: int | None = None,
+    speakers: Sequence[Any] | ArrayLike | None = None,
+    speaker_pairs: str = "all",
 ) -> AWDResult:
     """Same-different AP and PRB of word-token embeddings, in flat memory.
 
@@ -226,6 +236,12 @@ def awd_score(
     block_rows : int, optional
         Rows of the distance matrix per block; by default about 4M distances per block.
         The result does not depend on it.
+    speakers : sequence, shape (N,), optional
+        Speaker of each token; needed unless ``speaker_pairs="all"``.
+    speaker_pairs : {"all", "different", "same"}
+        Which same-word pairs are the positives: all, only those of two different speakers,
+        or only those of one speaker (the AWD literature's speaker conditions). Different-word
+        pairs are always all negatives; the excluded same-word pairs are left out.
 
     Returns
     -------
@@ -247,7 +263,17 @@ def awd_score(
     _, codes, type_counts = np.unique(lab, return_inverse=True, return_counts=True)
     codes = codes.astype(np.intp)
     aux = _aux(x, distance)
-    same = _same_distances(x, aux, codes, distance)
+    if speaker_pairs not in SPEAKER_PAIRS:
+        raise LwaUsageError(f"speaker_pairs must be one of {', '.join(SPEAKER_PAIRS)}, got "
+                            f"{speaker_pairs!r}")
+    spk = None
+    if speaker_pairs != "all":
+        if speakers is None or np.asarray(speakers).shape != (x.shape[0],):
+            raise LwaError(f"speaker_pairs={speaker_pairs!r} needs one speaker per token")
+        spk = np.unique(np.asarray(speakers), return_inverse=True)[1].reshape(-1)
+    same = _same_distances(x, aux, codes, distance, spk, speaker_pairs == "same")
+    if same.size == 0 and speaker_pairs != "all":
+        raise LwaError(f"no same-word pair from {speaker_pairs} speakers, so AP is undefined")
     if same.size == 0:
         raise LwaError(
             "no two tokens share a label, so there is no same pair and AP is undefined; "

@@ -44,6 +44,10 @@ def awd(ctx: typer.Context,
         max_per_word: int = typer.Option(None, "--max-per-word", min=1,
                                          help="Keep at most K random tokens of each word."),
         seed: int = seed_option("the --max-per-word draw"),
+        speakers: str = typer.Option("all", "--speakers",
+                                     autocompletion=complete_from(("all", "different", "same")),
+                                     help="Same-word pairs counted as positives: all, only "
+                                          "from different speakers, or from the same one."),
         force: bool = FORCE_RESULTS_OPT,
         as_json: bool = JSON_OPT) -> None:
     """Acoustic word discrimination: same-different average precision of word segments."""
@@ -53,11 +57,12 @@ def awd(ctx: typer.Context,
     records = run_awd(st.workspace, model=model, split=split, sample=sample, layers=layer,
                       distance=distance, mvn=mvn, min_chars=min_chars,
                       min_seconds=min_seconds, max_per_word=max_per_word, seed=seed,
-                      force=force, reporter=st.reporter)
+                      speaker_pairs=speakers, force=force, reporter=st.reporter)
     rows = [{**r, "AP": r["ap"], "PRB": r["prb"], "AP ties min": r["ap_ties_min"],
              "AP ties max": r["ap_ties_max"], "N": r["n"], "same pairs": r["same_pairs"]}
             for r in records]
     what = f"{distance}{', MVN' if mvn else ''}, tokens: {records[0]['token_filter']}" \
+        + ("" if speakers == "all" else f", same-word pairs: {speakers} speakers") \
         if records else distance
     show_records(ctx, records if as_json else rows, as_json,
                  f"same-different AP, word, {model} ({what})",

@@ -152,6 +152,11 @@ PARAM_FLAGS: dict[str, str] = {
     "layers": "--layer",
     "n_clusters": "--clusters",
     "benchmarks": "--benchmark",
+    "speaker_pairs": "--speakers",
+    "items_file": "--items",
+    "measures": "--measure",
+    "other_layers": "--other-layer",
+    "alpha": "--procrustes-alpha",
 }
 
 

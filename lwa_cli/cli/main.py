@@ -18,6 +18,7 @@ import typer
 from rich.text import Text
 
 from lwa_cli import __version__
+from lwa_cli.cli import abx as abx_cmds
 from lwa_cli.cli import analysis as analysis_cmds
 from lwa_cli.cli import awd_sts as awd_sts_cmds
 from lwa_cli.cli import cca as cca_cmds
@@ -28,6 +29,7 @@ from lwa_cli.cli import models as model_cmds
 from lwa_cli.cli import report as report_cmds
 from lwa_cli.cli import results as results_cmds
 from lwa_cli.cli import segment as segment_cmds
+from lwa_cli.cli import similarity as similarity_cmds
 from lwa_cli.cli import status as status_cmds
 from lwa_cli.cli.common import (
     AppState,
@@ -176,9 +178,11 @@ app.command("extract", cls=LwaCommand)(feature_cmds.extract)
 app.command("combine", cls=LwaCommand)(feature_cmds.combine)
 app.add_typer(analysis_cmds.embeddings_app, name="embeddings")
 app.command("cca", cls=LwaCommand)(cca_cmds.cca)
+app.command("similarity", cls=LwaCommand)(similarity_cmds.similarity)
 app.command("mi", cls=LwaCommand)(analysis_cmds.mi)
 app.command("wordsim", cls=LwaCommand)(analysis_cmds.wordsim)
 app.add_typer(segment_cmds.segment_app, name="segment")
+app.command("abx", cls=LwaCommand)(abx_cmds.abx)
 app.command("awd", cls=LwaCommand)(awd_sts_cmds.awd)
 app.command("prepare-sts", cls=LwaCommand)(awd_sts_cmds.prepare_sts)
 app.command("sts", cls=LwaCommand)(awd_sts_cmds.sts)

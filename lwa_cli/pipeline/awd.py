@@ -14,10 +14,22 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lwa_cli.analysis.awd import DISTANCES, TIE_RULE, awd_score, select_awd_tokens
+from lwa_cli.analysis.awd import (
+    DISTANCES,
+    SPEAKER_PAIRS,
+    TIE_RULE,
+    awd_score,
+    select_awd_tokens,
+)
 from lwa_cli.errors import LwaError, param_error
 from lwa_cli.pipeline.inputs import open_features, select_layers
-from lwa_cli.pipeline.results import ResultSpec, features_input, record_field, score_layers
+from lwa_cli.pipeline.results import (
+    UNSET,
+    ResultSpec,
+    features_input,
+    record_field,
+    score_layers,
+)
 from lwa_cli.progress import SILENT, Reporter
 from lwa_cli.workspace import Workspace
 from lwa_cli.workspace.samples import load_sample
@@ -34,12 +46,16 @@ class AWDOptions:
     max_per_word: int | None
     seed: int | None  # only matters with a cap: None without one
 
+    # "all" is left out (UNSET), so results from before the speaker conditions stay current
+    speaker_pairs: object = UNSET
+
     @classmethod
     def of(cls, distance: str, mvn: bool, min_chars: int, min_seconds: float,
-           max_per_word: int | None, seed: int) -> AWDOptions:
+           max_per_word: int | None, seed: int, speaker_pairs: str = "all") -> AWDOptions:
         return cls(distance=distance, mvn=mvn, min_chars=min_chars,
                    min_seconds=float(min_seconds), max_per_word=max_per_word,
-                   seed=seed if max_per_word is not None else None)
+                   seed=seed if max_per_word is not None else None,
+                   speaker_pairs=UNSET if speaker_pairs == "all" else speaker_pairs)
 
     @property
     def filters(self) -> dict:
@@ -63,8 +79,13 @@ def token_filter_text(filters: dict) -> str:
 def run_awd(ws: Workspace, *, model: str, split: str = "dev-clean", sample: str = "1",
             layers: Sequence[str] | None = None, distance: str = "cosine", mvn: bool = False,
             min_chars: int = 0, min_seconds: float = 0.0, max_per_word: int | None = None,
-            seed: int = 0, force: bool = False, reporter: Reporter = SILENT) -> list[dict]:
+            seed: int = 0, speaker_pairs: str = "all", force: bool = False,
+            reporter: Reporter = SILENT) -> list[dict]:
     """Same-different AP (score) and PRB per layer of a word sample; one result per layer.
+
+    ``speaker_pairs`` "different" / "same" keeps as positives only the same-word pairs of two
+    different speakers / of one speaker (each token's speaker is its utterance's), a result
+    variant of its own (field ``speakers``).
 
     The filter, the distance and MVN are options of the result (and, when not the defaults,
     of its file tag); the features' fingerprint (which covers the sample, hence the token
@@ -72,7 +93,11 @@ def run_awd(ws: Workspace, *, model: str, split: str = "dev-clean", sample: str 
     """
     if distance not in DISTANCES:
         raise param_error("distance", distance, f"is not one of {', '.join(DISTANCES)}")
-    options = AWDOptions.of(distance, mvn, min_chars, min_seconds, max_per_word, seed)
+    if speaker_pairs not in SPEAKER_PAIRS:
+        raise param_error("speaker_pairs", speaker_pairs,
+                          f"is not one of {', '.join(SPEAKER_PAIRS)}")
+    options = AWDOptions.of(distance, mvn, min_chars, min_seconds, max_per_word, seed,
+                            speaker_pairs)
     filters = options.filters
     with open_features(ws, model, split, sample, "word") as feats:
         names = select_layers(feats, layers)
@@ -80,6 +105,8 @@ def run_awd(ws: Workspace, *, model: str, split: str = "dev-clean", sample: str 
         smp = load_sample(ws, split, "word", sample)
         token = feats.rows("token_index")
         durations = (smp.tokens.end - smp.tokens.start)[token]
+        speakers = np.array([u.split("-")[0] for u in
+                             smp.utt_ids[smp.tokens.utt_index[token]].astype(str)])
         keep = select_awd_tokens(labels, durations, min_chars=min_chars,
                                  min_seconds=min_seconds, max_per_word=max_per_word, seed=seed)
         if keep.size < 2 or np.unique(labels[keep]).size == keep.size:
@@ -90,11 +117,12 @@ def run_awd(ws: Workspace, *, model: str, split: str = "dev-clean", sample: str 
                            params=("min_chars", "min_seconds", "max_per_word"))
         spec = ResultSpec.build("awd", model, split, sample,
                                 {"features": features_input(ws, feats)}, options,
-                                {"token_filter": token_filter_text(filters), "filters": filters})
+                                {"speakers": None if speaker_pairs == "all" else speaker_pairs,
+                                 "token_filter": token_filter_text(filters), "filters": filters})
 
         def score(name: str) -> dict:
             res = awd_score(feats.features(name)[...][keep], labels[keep], distance=distance,
-                            mvn=mvn)
+                            mvn=mvn, speakers=speakers[keep], speaker_pairs=speaker_pairs)
             return {"score": res.ap, "ap": res.ap, "prb": res.prb,
                     "ap_ties_min": res.ap_ties_min, "ap_ties_max": res.ap_ties_max,
                     "n": res.n_tokens, "tokens_total": int(labels.size),

@@ -29,6 +29,7 @@ from lwa_cli.report.figdata import (
     profile_figure,
 )
 from lwa_cli.report.html import render_html
+from lwa_cli.report.simmap import render_heatmap, similarity_figures
 from lwa_cli.report.table import AGGREGATE_COLUMNS, csv_text, json_safe
 from lwa_cli.workspace import Workspace
 
@@ -131,16 +132,18 @@ def build_report(ws: Workspace, out_dir: Path | str, *, models: Sequence[str] | 
     if got.stale:
         reporter.warn(stale_warning(ws, got.stale, "the report"))
     out = _out_dir(out_dir)
-    descriptions = [d for d in (profile_figure(got.aggregated, names=names),
-                                overview_figure(got.aggregated, names=names, ylims=ylims,
+    lines = [r for r in got.aggregated if r["analysis"] != "similarity"]  # heatmaps instead
+    descriptions = [d for d in (profile_figure(lines, names=names),
+                                overview_figure(lines, names=names, ylims=ylims,
                                                 baselines=baselines))
                     if d is not None]
-    descriptions += analysis_figures(got.aggregated, names=names, ylims=ylims,
-                                     baselines=baselines)
+    descriptions += analysis_figures(lines, names=names, ylims=ylims, baselines=baselines)
+    descriptions += similarity_figures(got.rows, got.specs, names)
     images: dict[str, bytes] = {}
     with reporter.task("figures", len(descriptions), "figure") as advance:
         for description in descriptions:
-            images[description["name"]] = render(description, fmt, dpi)
+            draw = render_heatmap if description["kind"] == "heatmap" else render
+            images[description["name"]] = draw(description, fmt, dpi)
             advance(1)
 
     versions = sorted({str(r["lwa_version"]) for r in got.records if r.get("lwa_version")})

@@ -94,7 +94,8 @@ def render_html(aggregated: Sequence[Mapping[str, Any]], images: Mapping[str, by
     for analysis, rows in by_analysis.items():
         heading = f"{info(analysis).title} ({analysis})"
         figures = "\n".join(_image(name, images[name], fmt, f"layer-wise plot of {name}")
-                            for name in (analysis, f"{analysis}-benchmarks")
+                            for name in (analysis, f"{analysis}-benchmarks",
+                                         *_heatmaps(analysis, images))
                             if name in images)
         sections.append(f'<section id="{escape(_anchor(analysis))}">\n'
                         f"<h2>{escape(heading)}</h2>\n{figures}\n{_table(rows)}\n</section>")
@@ -109,6 +110,11 @@ def render_html(aggregated: Sequence[Mapping[str, Any]], images: Mapping[str, by
         f"n counts the results averaged.</p>\n{summary}\n<ul>{toc}</ul>\n{body}\n"
         "</body>\n</html>\n"
     )
+
+
+def _heatmaps(analysis: str, images: Mapping[str, bytes]) -> list[str]:
+    """The heatmaps of `lwa similarity` (``similarity-<A>-vs-<B>-<measure>``), in order."""
+    return sorted(n for n in images if analysis == "similarity" and n.startswith("similarity-"))
 
 
 def _anchor(analysis: str) -> str:
