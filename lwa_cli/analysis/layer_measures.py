@@ -27,8 +27,8 @@ import numpy as np
 from scipy import sparse
 from scipy.stats import rankdata
 
-from lwa_cli.analysis.layer_stats import LayerStats
 from lwa_cli.analysis.cca.cka import linear_cka_from_cov
+from lwa_cli.analysis.layer_stats import LayerStats
 from lwa_cli.errors import LwaError
 
 WHITEN_TOL = 1e-7
