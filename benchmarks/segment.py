@@ -57,7 +57,6 @@ def _rss_mb() -> float:
 def _worker(args: argparse.Namespace) -> None:
     from scipy.signal import find_peaks
 
-    from lwa_cli.analysis.boundaries import score_boundaries
     from lwa_cli.analysis.segmentation import (
         SegmentationGrid,
         _utterance_slices,
@@ -66,6 +65,7 @@ def _worker(args: argparse.Namespace) -> None:
         tune_layer,
         zscore_frames,
     )
+    from lwa_cli.analysis.segmentation.boundaries import score_boundaries
 
     feats, lengths, refs = _data(args.utts, args.seconds, args.dim)
     grid = SegmentationGrid()

@@ -62,7 +62,7 @@ def _layers(args) -> tuple[list, list]:
 
 def worker(args) -> dict:
     sys.path.insert(0, str(REPO_ROOT))
-    from lwa_cli.analysis.layer_similarity import similarity_map
+    from lwa_cli.analysis.similarity import similarity_map
 
     xs, ys = _layers(args)
     pairs = [(i, j) for i in range(len(xs)) for j in range(len(ys))]

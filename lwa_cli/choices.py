@@ -21,4 +21,4 @@ SEGMENT_MATCHINGS = ("reference", "one-to-one")
 SEGMENT_METRICS = ("euclidean", "cosine")
 AWD_DISTANCES = ("cosine", "euclidean")
 SIMILARITY_MEASURES = ("pwcca", "cka", "cka-debiased", "procrustes", "rsa", "mknn")
-"""`lwa similarity --measure` (analysis.layer_similarity.MEASURES, same order)."""
+"""`lwa similarity --measure` (analysis.similarity.MEASURES, same order)."""

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from lwa_cli.analysis.abx import AbxInputError, AbxTokens, abx_score, aggregate
-from lwa_cli.analysis.abx_dtw import dtw_normalized
+from lwa_cli.analysis.abx.dtw import dtw_normalized
 from lwa_cli.data.abx_items import AbxItems
 from tests.abx_oracle import lwa_score, oracle_scores, write_inputs
 

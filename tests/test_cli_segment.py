@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lwa_cli.analysis.boundaries import reference_boundaries
 from lwa_cli.analysis.segmentation import SegmentationGrid, segment, tune_layer
+from lwa_cli.analysis.segmentation.boundaries import reference_boundaries
 from lwa_cli.choices import SEGMENT_MATCHINGS, SEGMENT_METRICS
 from lwa_cli.data.intervals import read_interval_dir, score_interval_dirs, words_to_intervals
 from lwa_cli.workspace import Workspace
@@ -44,8 +44,8 @@ def tune(ws: Path, root: Path, *args: str) -> list[dict]:
 
 
 def test_choices_match_the_numerics():
-    from lwa_cli.analysis.boundaries import MATCHINGS
     from lwa_cli.analysis.segmentation import METRICS
+    from lwa_cli.analysis.segmentation.boundaries import MATCHINGS
 
     assert SEGMENT_MATCHINGS == MATCHINGS and SEGMENT_METRICS == METRICS
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lwa_cli.analysis.layer_similarity import similarity_map
+from lwa_cli.analysis.similarity import similarity_map
 from lwa_cli.workspace.features import FeatureFile
 from tests.cli_runner import lwa, lwa_json
 

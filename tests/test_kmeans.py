@@ -8,8 +8,8 @@ import sys
 import numpy as np
 import pytest
 
-from lwa_cli.analysis.kmeans import FAISS_NITER, KMEANS, fit_assign
 from lwa_cli.analysis.mi import cluster_assignments, mi_score, normalized_mi
+from lwa_cli.analysis.mi.kmeans import FAISS_NITER, KMEANS, fit_assign
 from lwa_cli.errors import LwaError, LwaUsageError
 
 try:

@@ -15,8 +15,8 @@ import pytest
 from scipy.linalg import orthogonal_procrustes, sqrtm
 from scipy.stats import ortho_group, spearmanr
 
-from lwa_cli.analysis import layer_stats
-from lwa_cli.analysis.layer_similarity import MEASURES, best_match, similarity_map
+from lwa_cli.analysis.similarity import MEASURES, best_match, similarity_map
+from lwa_cli.analysis.similarity import stats as layer_stats
 from lwa_cli.choices import SIMILARITY_MEASURES
 from lwa_cli.errors import LwaError, LwaUsageError
 

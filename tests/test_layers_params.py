@@ -14,8 +14,8 @@ import lwa_cli
 from lwa_cli.analysis.cca import cross_validated_pwcca, fit_cca
 from lwa_cli.analysis.cca import cv as cca_cv
 from lwa_cli.analysis.cca import fit as cca_fit
-from lwa_cli.analysis.kmeans import check_kmeans_settings
 from lwa_cli.analysis.mi import mi_score
+from lwa_cli.analysis.mi.kmeans import check_kmeans_settings
 from lwa_cli.cli.common import cli_error, flag_of, flags_in
 from lwa_cli.errors import LwaError, LwaUsageError, param_error
 from lwa_cli.models.layers import (
@@ -184,7 +184,7 @@ def test_null_tol_is_checked_once_per_call(monkeypatch):
 def test_analysis_messages_name_parameters_not_flags():
     """No message in analysis/ names a command-line flag: the CLI adds them."""
     root = Path(lwa_cli.__file__).parent / "analysis"
-    flagged = [f"{p.name}: {m}" for p in root.glob("*.py")
+    flagged = [f"{p.name}: {m}" for p in root.rglob("*.py")
                for m in re.findall(r"[\"'][^\"'\n]*(?<![\w`-])--[a-z][\w-]*", p.read_text())]
     assert flagged == []
 

@@ -11,18 +11,18 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from lwa_cli.analysis.boundaries import (
-    is_left_out,
-    r_value,
-    reference_boundaries,
-    score_boundaries,
-)
 from lwa_cli.analysis.segmentation import (
     FRAME_PERIOD,
     SegmentationGrid,
     segment,
     tune_layer,
     tune_layers,
+)
+from lwa_cli.analysis.segmentation.boundaries import (
+    is_left_out,
+    r_value,
+    reference_boundaries,
+    score_boundaries,
 )
 from lwa_cli.data.filelist import read_audio_list
 from lwa_cli.data.grid_file import parse_grid, read_grid_file

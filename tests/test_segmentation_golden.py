@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 import scipy.stats
 
-from lwa_cli.analysis.boundaries import reference_boundaries, score_boundaries
 from lwa_cli.analysis.segmentation import (
     FRAME_PERIOD,
     SegmentationGrid,
@@ -18,6 +17,7 @@ from lwa_cli.analysis.segmentation import (
     tune_layer,
     zscore_frames,
 )
+from lwa_cli.analysis.segmentation.boundaries import reference_boundaries, score_boundaries
 from lwa_cli.data.intervals import frames_to_intervals, score_intervals
 from lwa_cli.data.textgrid import read_textgrid
 

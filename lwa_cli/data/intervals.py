@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lwa_cli.analysis.boundaries import (
+from lwa_cli.analysis.segmentation.boundaries import (
     BoundaryScores,
     greedy_match_counts,
     scores_from_counts,

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from lwa_cli.analysis.abx import CONTEXT_MODES, POOLINGS, AbxInputError, abx_score
-from lwa_cli.analysis.abx_dtw import DISTANCES
+from lwa_cli.analysis.abx.dtw import DISTANCES
 from lwa_cli.data.abx_items import AbxItems, items_from_alignments, read_item_file, tokens_for
 from lwa_cli.data.corpus import expand_split
 from lwa_cli.errors import LwaError, param_error

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lwa_cli.analysis.kmeans import FAISS_NITER, check_kmeans_settings
 from lwa_cli.analysis.mi import DEFAULTS, mi_score
+from lwa_cli.analysis.mi.kmeans import FAISS_NITER, check_kmeans_settings
 from lwa_cli.errors import param_error
 from lwa_cli.pipeline.inputs import open_features, resolve_device_name, select_layers
 from lwa_cli.pipeline.results import ResultSpec, features_input, record_field, score_layers

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lwa_cli.analysis.boundaries import check_matching, reference_boundaries
 from lwa_cli.analysis.segmentation import FRAME_PERIOD, TOLERANCE, SegmentationGrid, tune_layer
+from lwa_cli.analysis.segmentation.boundaries import check_matching, reference_boundaries
 from lwa_cli.data.alignments import Segments, SplitAlignments
 from lwa_cli.data.corpus import expand_split
 from lwa_cli.errors import LwaError, LwaUsageError, param_error

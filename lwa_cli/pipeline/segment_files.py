@@ -21,8 +21,8 @@ import numpy as np
 
 from lwa_cli import __version__
 from lwa_cli.analyses import result_tag
-from lwa_cli.analysis.boundaries import is_left_out
 from lwa_cli.analysis.segmentation import FRAME_PERIOD, TOLERANCE, check_metric, segment
+from lwa_cli.analysis.segmentation.boundaries import is_left_out
 from lwa_cli.data.intervals import (
     FRAMES_PER_SECOND,
     frames_to_intervals,

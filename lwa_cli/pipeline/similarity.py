@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from lwa_cli.analysis.cca import cross_validated_pwcca
-from lwa_cli.analysis.layer_similarity import FEATURE_MEASURES, check_options, similarity_map
+from lwa_cli.analysis.similarity import FEATURE_MEASURES, check_options, similarity_map
 from lwa_cli.errors import LwaError, LwaUsageError, param_error
 from lwa_cli.pipeline.inputs import open_features, resolve_device_name, select_layers
 from lwa_cli.pipeline.results import (

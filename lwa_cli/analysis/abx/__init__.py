@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from lwa_cli.analysis.abx_dtw import (
+from lwa_cli.analysis.abx.dtw import (
     DISTANCES,
     cell_pair_distances,
     normalize_with_singularity,

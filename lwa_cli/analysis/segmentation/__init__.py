@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.signal import find_peaks
 
-from lwa_cli.analysis.boundaries import (
+from lwa_cli.analysis.segmentation.boundaries import (
     BoundaryScores,
     check_matching,
     greedy_match_counts,

@@ -1,7 +1,7 @@
 """Layer × layer similarity maps between two models (or a model and itself).
 
 `similarity_map` scores every (layer of A, layer of B) pair with the requested measures
-(see `lwa_cli.analysis.layer_measures` for the definitions), sharing all per-layer work:
+(see `lwa_cli.analysis.similarity.measures` for the definitions), sharing all per-layer work:
 
 - ``cka``, ``cka-debiased``, ``procrustes``: exact over all rows, from the centred Gram block
   of each layer (once per layer) and the centred cross block of each pair (one GEMM per
@@ -20,8 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from lwa_cli.analysis import layer_measures as lm
-from lwa_cli.analysis.layer_stats import stream_stats
+from lwa_cli.analysis.similarity import measures as lm
+from lwa_cli.analysis.similarity.stats import stream_stats
 from lwa_cli.errors import LwaError, LwaUsageError, param_error
 
 FEATURE_MEASURES = ("cka", "cka-debiased", "procrustes")

@@ -1,5 +1,5 @@
 """The similarity measures of a layer × layer map, from the shared statistics of
-`lwa_cli.analysis.layer_stats` (pure functions; no I/O).
+`lwa_cli.analysis.similarity.stats` (pure functions; no I/O).
 
 Feature space (exact, from the centred Gram and cross blocks; all rows):
 
@@ -28,7 +28,7 @@ from scipy import sparse
 from scipy.stats import rankdata
 
 from lwa_cli.analysis.cca.cka import linear_cka_from_cov
-from lwa_cli.analysis.layer_stats import LayerStats
+from lwa_cli.analysis.similarity.stats import LayerStats
 from lwa_cli.errors import LwaError
 
 WHITEN_TOL = 1e-7

@@ -1,6 +1,6 @@
 """Statistics that a layer × layer similarity map shares between its pairs.
 
-Every feature-space measure of `lwa_cli.analysis.layer_similarity` is a function of
+Every feature-space measure of `lwa_cli.analysis.similarity` is a function of
 
 - per layer (computed once, whatever the number of pairs): the column means, the centred
   Gram block XcᵀXc (dx × dx), the row squared norms ‖xᵢ − μ‖² (an n-vector), and the rows of

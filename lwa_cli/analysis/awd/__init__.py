@@ -46,7 +46,7 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from lwa_cli.analysis.same_different import (
+from lwa_cli.analysis.awd.same_different import (
     average_precisions,
     breakeven,
     count_groups,

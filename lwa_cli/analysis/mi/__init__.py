@@ -8,7 +8,7 @@ The reference fits ``MiniBatchKMeans`` with no ``random_state`` (numpy's global 
 the seed as ``random_state`` instead, so scores are reproducible without global state but do not
 equal the reference bit-for-bit; they agree within the reference's own seed spread. The
 clustering backends (``minibatch``, the default, plus ``full``, ``lloyd`` and ``faiss``) live in
-`lwa_cli.analysis.kmeans`; by default the scikit-learn ones fit on a float64 copy of the rows,
+`lwa_cli.analysis.mi.kmeans`; by default the scikit-learn ones fit on a float64 copy of the rows,
 several times faster than float32 at thousands of clusters (``fit_dtype="float32"`` gives the
 reference's arithmetic, bit-identical to it under the same library versions and seed).
 
@@ -27,7 +27,7 @@ from typing import Any, Literal
 import numpy as np
 from sklearn.metrics import mutual_info_score
 
-from lwa_cli.analysis.kmeans import (
+from lwa_cli.analysis.mi.kmeans import (
     FAISS_NITER,
     Clustering,
     FitDtype,
@@ -199,7 +199,7 @@ def cluster_assignments(
     n_clusters : int
         Number of clusters; must not exceed N.
     kmeans : {"minibatch", "full", "lloyd", "faiss"}
-        The backend, see `lwa_cli.analysis.kmeans`: ``MiniBatchKMeans(batch_size, max_iter)``
+        The backend, see `lwa_cli.analysis.mi.kmeans`: ``MiniBatchKMeans(batch_size, max_iter)``
         as in the reference; Lloyd ``KMeans`` from a k-means++ (``full``) or random
         (``lloyd``) start, ``tol=1e-4``, at most ``max_iter`` iterations; or faiss with
         ``niter`` iterations.
