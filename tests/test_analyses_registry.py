@@ -319,9 +319,14 @@ def test_every_analysis_the_pipeline_stores_is_registered():
     from lwa_cli.pipeline.cca import EXPERIMENTS
 
     pipeline = Path(lwa_cli.pipeline.__file__).parent
-    storing = {f"lwa_cli.pipeline.{p.stem}" for p in pipeline.glob("*.py")
+
+    def module(path: Path) -> str:
+        parts = path.relative_to(pipeline).with_suffix("").parts
+        return ".".join(("lwa_cli", "pipeline") + parts[: -1 if parts[-1] == "__init__" else None])
+
+    storing = {module(p) for p in pipeline.rglob("*.py")
                if "score_layers(" in p.read_text() and p.stem != "results"}
-    for path in pipeline.glob("*.py"):  # specs come from options dataclasses only
+    for path in pipeline.rglob("*.py"):  # specs come from options dataclasses only
         assert "ResultSpec(" not in path.read_text(), path.name
     steps = {entry.step.partition(":")[0] for entry in ANALYSES.values()}
     assert storing == steps

@@ -31,7 +31,7 @@ from lwa_cli.models.layers import (
 )
 from lwa_cli.pipeline.cca import resolve_null_tol
 from lwa_cli.pipeline.mi import run_mi
-from lwa_cli.pipeline.segment_files import interval_tolerance_frames
+from lwa_cli.pipeline.segment.files import interval_tolerance_frames
 from lwa_cli.workspace import Workspace
 from lwa_cli.workspace.results import save_result
 from tests.cli_runner import lwa

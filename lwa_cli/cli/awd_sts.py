@@ -84,7 +84,7 @@ def prepare_sts(ctx: typer.Context,
                                                 "source (deletes its features and results)."),
                 as_json: bool = JSON_OPT) -> None:
     """Read a spoken STS set offline (parquet or TSV) into the workspace, with a utt sample."""
-    from lwa_cli.pipeline.sts_prepare import prepare_sts as run_prepare
+    from lwa_cli.pipeline.sts.prepare import prepare_sts as run_prepare
 
     st = state(ctx)
     summary = run_prepare(st.workspace, source, name, score_note=score_note, force=force,

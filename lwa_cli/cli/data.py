@@ -103,7 +103,7 @@ def frame(ctx: typer.Context, split: str = SplitOpt, sample: str = SampleOpt,
     """Random utterances for frame-level features (mel and intra/inter CCA, segmentation)."""
     st = state(ctx)
     if from_list is not None:
-        from lwa_cli.pipeline.sample_list import sample_frames_from_list
+        from lwa_cli.pipeline.sample.from_list import sample_frames_from_list
 
         _show(sample_frames_from_list(st.workspace, split, sample, list_file=from_list,
                                       utterances=utterances, seed=seed, force=force,
@@ -168,7 +168,7 @@ def allwords(ctx: typer.Context,
              seed: int = SeedOpt, force: bool = ForceOpt, as_json: bool = JsonOpt) -> None:
     """Instances of every word with a semantic/syntactic attribute vector (for `lwa cca
     semantic|syntactic`)."""
-    from lwa_cli.pipeline.sample_allwords import sample_allwords
+    from lwa_cli.pipeline.sample.allwords import sample_allwords
 
     st = state(ctx)
     maps = [v.strip() for v in vocabulary.split(",") if v.strip()] if vocabulary else None

@@ -102,7 +102,7 @@ def apply(ctx: typer.Context,
           force: bool = OUT_FORCE_OPT,
           as_json: bool = JSON_OPT) -> None:
     """Write word boundaries of every utterance as vqwordseg interval files."""
-    from lwa_cli.pipeline.segment_files import run_segment_apply, summary_dict
+    from lwa_cli.pipeline.segment.files import run_segment_apply, summary_dict
 
     st = state(ctx)
     summary = run_segment_apply(st.workspace, model=model, split=split, sample=sample,
@@ -122,7 +122,7 @@ def reference(ctx: typer.Context,
               force: bool = OUT_FORCE_OPT,
               as_json: bool = JSON_OPT) -> None:
     """Write a frame sample's aligned words as reference interval files (for `score`)."""
-    from lwa_cli.pipeline.segment_files import summary_dict, write_reference_intervals
+    from lwa_cli.pipeline.segment.files import summary_dict, write_reference_intervals
 
     st = state(ctx)
     summary = write_reference_intervals(st.workspace, split=split, sample=sample, out=out,
@@ -162,7 +162,7 @@ def score(ctx: typer.Context,
     from dataclasses import asdict
 
     from lwa_cli.data.intervals import FRAMES_PER_SECOND, score_interval_dirs
-    from lwa_cli.pipeline.segment_files import interval_tolerance_frames
+    from lwa_cli.pipeline.segment.files import interval_tolerance_frames
 
     st = state(ctx)
     frames, note = interval_tolerance_frames(tolerance)

@@ -5,14 +5,14 @@ Experiments and their views (x = layer features, y = property):
 - ``mel``: C1…C7 (``frame-local``) vs the aligned log-mel; T1…TL (``frame``) vs the log-mel
   subsampled to 20 ms (the ``mel/C7`` frames of ``frame-local``), utterance by utterance;
   models without conv layers pair T1…TL with the log-mel their frame file holds at their
-  frame rate (pipeline.cca_mel).
+  frame rate (pipeline.cca.mel).
 - ``intra``: each T layer vs the base layer (default T0) of the same model.
 - ``inter``: the same layer of `model` and `other_model` (same frame sample).
 - ``phone`` / ``word``: segment features vs one-hot codes of their labels.
 - ``agwe`` / ``glove``: word segment features vs that embedding map (segments whose word has
   no vector are dropped and counted).
 - ``semantic`` / ``syntactic``: all-words features vs the word's attribute row (see
-  pipeline.cca_targets: tokens without a row dropped and counted, optional per-word cap).
+  pipeline.cca.targets: tokens without a row dropped and counted, optional per-word cap).
 """
 
 from __future__ import annotations
@@ -35,8 +35,8 @@ from lwa_cli.models.layers import (
     layer_names,
     parse_layers,
 )
-from lwa_cli.pipeline.cca_mel import mel_layers, mel_views, without_conv_layers
-from lwa_cli.pipeline.cca_targets import attribute_view
+from lwa_cli.pipeline.cca.mel import mel_layers, mel_views, without_conv_layers
+from lwa_cli.pipeline.cca.targets import attribute_view
 from lwa_cli.pipeline.inputs import open_features, resolve_device_name, select_layers
 from lwa_cli.pipeline.results import (
     UNSET,
@@ -245,7 +245,7 @@ def _open_inputs(ws: Workspace, experiment: str, model: str, split: str, sample:
                  seed: int = 0) -> list[str]:
     """Open the feature files an experiment needs (into `files`); return the layers to score."""
     if experiment == "mel":
-        if without_conv_layers(ws, model, split, sample):  # AV-HuBERT: see pipeline.cca_mel
+        if without_conv_layers(ws, model, split, sample):  # AV-HuBERT: see pipeline.cca.mel
             files["frame"] = open_features(ws, model, split, sample, "frame")
             return mel_layers(files["frame"], layers)
         local = files["local"] = open_features(ws, model, split, sample, "frame", "local")
