@@ -35,6 +35,8 @@ class AnalysisInfo:
     score : what the record's ``score`` is (the y label of its main axis).
     extra : further numeric record fields, each on its own axis (a field a record lacks is
         simply not plotted).
+    on_score : further numeric record fields drawn on the score's own axis, dotted (the
+        baselines of the score, e.g. a probe's majority-class accuracy).
     per_benchmark : prefix of flattened per-benchmark fields (``rho_<benchmark>``), each on
         its own axis in a figure of its own; empty for none.
     min_span : smallest y range an automatic axis shows (so a spread of 0.004 is not blown
@@ -45,6 +47,7 @@ class AnalysisInfo:
     short: str
     score: str
     extra: tuple[Measure, ...] = ()
+    on_score: tuple[Measure, ...] = ()
     per_benchmark: str = ""
     min_span: float | None = 0.1
 
@@ -78,6 +81,17 @@ ANALYSES: dict[str, AnalysisInfo] = {
                         "average precision"),
     "sts": AnalysisInfo("Spoken STS (Spearman ρ of utterance cosines with the pair scores)",
                         "STS", "Spearman ρ"),
+    **{f"probe-{task}": AnalysisInfo(
+        f"{what} probe (classifier accuracy on held-out data)", f"probe-{task}",
+        "probe accuracy", extra=(
+            Measure("mdl_bits", "online codelength (MDL, bits)"),
+            Measure("compression", "compression (uniform / online codelength)"),
+            *((Measure("selectivity", "selectivity (accuracy − control)"),)
+              if task == "word" else ())),
+        on_score=(Measure("majority_accuracy", "majority class"),
+                  *((Measure("control_accuracy", "control task"),) if task == "word" else ())))
+      for task, what in (("phone", "Frame-level phone"), ("word", "Word identity"),
+                         ("speaker", "Speaker identity"))},
 }
 """Display facts per analysis; add an entry with each new analysis."""
 

@@ -21,7 +21,8 @@ from lwa_cli.workspace.results import load_results
 
 from .table import aggregate, tidy_rows
 
-PRODUCERS = "`lwa cca`, `lwa mi`, `lwa wordsim`, `lwa segment tune`, `lwa awd` or `lwa sts`"
+PRODUCERS = (
+    "`lwa cca`, `lwa mi`, `lwa wordsim`, `lwa segment tune`, `lwa awd`, `lwa sts` or `lwa probe`")
 """The commands that store results, for error messages."""
 
 

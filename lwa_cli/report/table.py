@@ -32,6 +32,7 @@ VARIANT_FIELDS: tuple[str, ...] = (
     "other_model", "metric", "base_layer", "mean_score", "train_split", "n_clusters", "kmeans",
     "matching", "tolerance_s",
     "distance", "mvn", "token_filter", "mode", "exclude_same_speaker", "instance_cap",
+    "probe", "with_silence",
 )
 """Record fields that make a different experiment, never averaged together: the other model
 of ``cca-inter``, the CCA metric and base layer, MI's clustering settings, AWD's distance,
@@ -256,7 +257,8 @@ def measures_of(analysis: str, row: Mapping[str, Any]) -> list[str]:
     """The numbers of a tidy row that get an axis: ``score`` first, then the analysis's
     extra fields and per-benchmark fields that the row has."""
     entry = info(analysis)
-    out = ["score"] + [m.field for m in entry.extra if _is_number(row.get(m.field))]
+    out = ["score"] + [m.field for m in (*entry.extra, *entry.on_score)
+                       if _is_number(row.get(m.field))]
     if entry.per_benchmark:
         out += sorted(k for k in row if k.startswith(entry.per_benchmark)
                       and _is_number(row[k]))
