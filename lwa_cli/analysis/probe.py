@@ -96,22 +96,32 @@ def probe_layer(train_x: np.ndarray, train_y: np.ndarray, eval_x: np.ndarray,
                  "c_held_out_cross_entropy": search.held_out_cross_entropy}
         n_iter = model.n_iter
 
-        def fit(x: np.ndarray, y: np.ndarray, classes: int = k):
-            return fit_linear(x, y, classes, search.c, backend=backend, device=device)
+        def fit(x: np.ndarray, y: np.ndarray, init=None):
+            return fit_linear(x, y, k, search.c, backend=backend, device=device, init=init)
+
+        last: list = [None]
+
+        def fit_chain(x: np.ndarray, y: np.ndarray):
+            # Each MDL prefix starts from the fit on the prefix before it (a subset of its
+            # rows: nothing of the coded block leaks in); same optimum, fewer iterations.
+            last[0] = fit(x, y, last[0])
+            return last[0]
     else:
         model = fit_mlp(train_x, train_y, k, hidden=hidden, seed=seed, device=device)
         n_iter = model.n_epochs
         backend = "torch"
 
-        def fit(x: np.ndarray, y: np.ndarray, classes: int = k):
-            return fit_mlp(x, y, classes, hidden=hidden, seed=seed, device=device)
+        def fit(x: np.ndarray, y: np.ndarray):
+            return fit_mlp(x, y, k, hidden=hidden, seed=seed, device=device)
+
+        fit_chain = fit
 
     scores = probe_metrics(eval_y, model.predict_proba(eval_x))
     if control_types is not None:
         extra.update(_control(train_x, eval_x, control_types, k, seed, fit,
                               scores["accuracy"]))
     if mdl:
-        extra["mdl"] = online_codelength(train_x, train_y, k, fit, seed=seed)
+        extra["mdl"] = online_codelength(train_x, train_y, k, fit_chain, seed=seed)
     return ProbeResult(probe=probe, **scores,
                        majority_accuracy=majority_accuracy(train_y, eval_y),
                        n_train=len(train_y), n_eval=len(eval_y), n_classes=k,
