@@ -190,14 +190,16 @@ def select_c(x: np.ndarray, y: np.ndarray, n_classes: int, grid: Sequence[float]
         raise LwaError("the C grid is empty")
     fit_rows, out_rows = held_out_split(len(y), held_out, seed)
     kw = {"backend": backend, "device": device, "max_iter": max_iter, "tol": tol}
+    x_fit, x_out = x[fit_rows], x[out_rows]  # one copy for the whole grid
     models, ce, acc = [], [], []
     for c in grid:
-        model = fit_linear(x[fit_rows], y[fit_rows], n_classes, c,
+        model = fit_linear(x_fit, y[fit_rows], n_classes, c,
                            init=models[-1] if models else None, **kw)
-        scores = probe_metrics(y[out_rows], model.predict_proba(x[out_rows]))
+        scores = probe_metrics(y[out_rows], model.predict_proba(x_out))
         models.append(model)
         ce.append(scores["cross_entropy"])
         acc.append(scores["accuracy"])
     best = int(np.argmin(ce))
+    del x_fit, x_out
     final = fit_linear(x, y, n_classes, grid[best], init=models[best], **kw)
     return final, CSearch(grid[best], grid, tuple(ce), tuple(acc), len(out_rows))
