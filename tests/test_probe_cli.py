@@ -130,3 +130,23 @@ def test_probe_layer_rejects_a_nan_layer():
     x[2, 0] = np.nan
     with pytest.raises(LwaError, match="training data"):
         probe_layer(x, np.array([0, 1] * 3), np.ones((2, 2)), np.array([0, 1]), ["a", "b"])
+
+
+def test_report_draws_the_baselines_on_the_accuracy_axis():
+    from lwa_cli.report.figdata import analysis_figures
+    from lwa_cli.report.table import aggregate, tidy_rows
+
+    records = [{"analysis": "probe-word", "model": "m", "split": "dev-clean", "sample": "1",
+                "layer": f"T{i}", "score": 0.5 + i / 10, "accuracy": 0.5 + i / 10,
+                "majority_accuracy": 0.1, "control_accuracy": 0.3 + i / 20,
+                "selectivity": 0.2 + i / 20, "mdl_bits": 100.0 - i, "probe": "linear"}
+               for i in range(3)]
+    (fig,) = analysis_figures(aggregate(tidy_rows(records)))
+    labels = [p["y_label"] for p in fig["panels"]]
+    assert labels[0] == "probe accuracy" and len(labels) == 3  # accuracy, mdl, selectivity
+    assert not any("majority" in lab or "control task" in lab for lab in labels)
+    score = fig["panels"][0]["series"]
+    assert [s["style"] for s in score] == ["solid", "baseline", "baseline"]
+    assert score[1]["label"].endswith("majority class") and score[1]["y"] == [0.1] * 3
+    assert score[2]["label"].endswith("control task")
+    assert score[2]["y"] == pytest.approx([0.3, 0.35, 0.4])

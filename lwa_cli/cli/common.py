@@ -149,6 +149,14 @@ def split_option(default: str | None = None,
                         autocompletion=complete_split, help=help)
 
 
+def train_eval_split_options(train_help: str, eval_help: str) -> tuple[Any, Any]:
+    """``--train-split`` (default train-clean) and ``--eval-split`` (default dev-clean)."""
+    return (typer.Option("train-clean", "--train-split", autocompletion=complete_split,
+                         help=train_help),
+            typer.Option("dev-clean", "--eval-split", autocompletion=complete_split,
+                         help=eval_help))
+
+
 SAMPLE_OPT = typer.Option("1", "--sample", help="Name of the sample (e.g. 1, 2 for resamples).")
 LAYER_OPT = typer.Option([], "--layer", autocompletion=complete_layer,
                          help="Layers: T4, C3, T0-T6, T, C, all; repeatable (default: all "

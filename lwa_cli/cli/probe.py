@@ -13,11 +13,15 @@ from lwa_cli.cli.common import (
     LAYER_OPT,
     SAMPLE_OPT,
     complete_from,
-    complete_split,
     model_option,
     state,
+    train_eval_split_options,
 )
 from lwa_cli.errors import LwaUsageError
+
+_SPLITS = train_eval_split_options(
+    "Split the probe is trained on (phone, word).",
+    "Split the probe is scored on (speaker: the split whose utterances are divided).")
 
 
 def _grid(text: str) -> list[float]:
@@ -41,13 +45,8 @@ def probe(ctx: typer.Context,
           mdl: bool = typer.Option(False, "--mdl",
                                    help="Add the online codelength (MDL, bits) and the "
                                         "compression against the uniform code."),
-          train_split: str = typer.Option("train-clean", "--train-split",
-                                          autocompletion=complete_split,
-                                          help="Split the probe is trained on (phone, word)."),
-          eval_split: str = typer.Option("dev-clean", "--eval-split",
-                                         autocompletion=complete_split,
-                                         help="Split the probe is scored on (speaker: the "
-                                              "split whose utterances are divided)."),
+          train_split: str = _SPLITS[0],
+          eval_split: str = _SPLITS[1],
           sample: str = SAMPLE_OPT,
           with_silence: bool = typer.Option(False, "--with-silence",
                                             help="phone: keep SIL frames as a class."),

@@ -200,7 +200,7 @@ def _overlay_series(rows: Sequence[Row], overlays: Mapping[str, str], block: str
                     colours: Mapping[str, int]) -> list[dict[str, Any]]:
     """Series of the fields an analysis draws on its score axis (`AnalysisInfo.on_score`)."""
     out = []
-    for field, label in overlays.items():
+    for rank, (field, label) in enumerate(overlays.items()):
         lines = _groups([r for r in rows if r["measure"] == field and r["block"] == block],
                         "model", "variant", "split")
         for _, pts in sorted(lines.items()):
@@ -208,7 +208,7 @@ def _overlay_series(rows: Sequence[Row], overlays: Mapping[str, str], block: str
                              "depth" if block == "transformer" else "number",
                              f"{_legend(pts[0], names, splits, shared)}: {label}",
                              colours[pts[0]["model"]])
-            out.append({**series, "style": "baseline"})
+            out.append({**series, "style": "baseline", "dash": rank})
     return out
 
 

@@ -57,7 +57,8 @@ def _draw_panel(ax: Any, panel: Mapping[str, Any], colours: tuple) -> None:
         # More lines than colours: later rounds of the colour cycle are dash-dotted, dotted.
         solid = ("-", "-.", ":")[(s["colour"] // len(colours)) % 3]
         if s["style"] == "baseline":  # a baseline of the score (figdata._overlay_series)
-            ax.plot(x, y, color=colour, linestyle=":", linewidth=1.1, alpha=0.8,
+            ax.plot(x, y, color=colour, linestyle=(":", "-.", "--")[s.get("dash", 0) % 3],
+                    linewidth=1.1, alpha=0.8,
                     label=plain(s["label"]))
             continue
         # NaN breaks the line: no segment is drawn across a layer without a result.
