@@ -121,6 +121,8 @@ def test_probe_refuses_bad_requests(demo_ws):
     assert "--with-silence" in res.output
     res = lwa(demo_ws, "probe", "phone", "--model", M, "--c-grid", "x", code=2)
     assert "--c-grid" in res.output
+    res = lwa(demo_ws, "probe", "word", "--model", M, "--train-split", "dev-clean", code=2)
+    assert "scored on the rows it was trained on" in res.output
     res = lwa(demo_ws, "probe", "phone", "--model", M, "--eval-split", "test-clean", code=1)
     assert "test-clean" in res.output
 

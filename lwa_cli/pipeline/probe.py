@@ -52,6 +52,9 @@ def run_probe(ws: Workspace, task: str, *, model: str, layers: Sequence[str] | N
         raise LwaUsageError(f"probe task must be one of {', '.join(PROBE_TASKS)}, got {task!r}")
     if probe not in PROBE_KINDS:
         raise LwaUsageError(f"--probe must be one of {', '.join(PROBE_KINDS)}, got {probe!r}")
+    if task != "speaker" and train_split == eval_split:
+        raise LwaUsageError(f"--train-split and --eval-split are both {train_split}: the probe "
+                            "would be scored on the rows it was trained on")
     if with_silence and task != "phone":
         raise LwaUsageError("--with-silence applies to `lwa probe phone` only")
     if max_train is not None and max_train < 0:
