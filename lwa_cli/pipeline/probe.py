@@ -80,15 +80,14 @@ def run_probe(ws: Workspace, task: str, *, model: str, layers: Sequence[str] | N
                    **splits,
                    "c_grid": sorted(float(c) for c in c_grid) if probe == "linear" else None,
                    "hidden": hidden if probe == "mlp" else None,
-                   "with_silence": with_silence if task == "phone" else None,
                    "mdl_blocks": list(BLOCKS) if mdl else None,
                    "mdl_uniform_mix": UNIFORM_MIX if mdl else None,
                    "control": task == "word",
                    "speaker_eval_fraction": SPEAKER_EVAL_FRACTION if task == "speaker"
                    else None}
         fields = {"probe": probe, "mdl": mdl, "seed": seed, **splits}
-        if task == "phone":
-            fields["with_silence"] = with_silence
+        if task == "phone":  # only phones have the option (absent: no tag bit, no variant)
+            options["with_silence"] = fields["with_silence"] = with_silence
         spec = ResultSpec(f"probe-{task}", model, eval_split, sample, data.inputs, options,
                           tag=probe_tag(probe, with_silence), fields=fields)
 
