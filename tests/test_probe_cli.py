@@ -118,11 +118,12 @@ def test_probe_speaker_and_results_and_report(demo_ws, tmp_path):
 
 def test_probe_refuses_bad_requests(demo_ws):
     res = lwa(demo_ws, "probe", "speaker", "--model", M, "--with-silence", code=2)
-    assert "--with-silence" in res.output
+    assert "--with-silence applies to the phone task only" in res.output
     res = lwa(demo_ws, "probe", "phone", "--model", M, "--c-grid", "x", code=2)
     assert "--c-grid" in res.output
     res = lwa(demo_ws, "probe", "word", "--model", M, "--train-split", "dev-clean", code=2)
-    assert "scored on the rows it was trained on" in res.output
+    assert "--train-split dev-clean equals --eval-split" in " ".join(res.output.split())
+    assert "scored on the rows it was trained on" in " ".join(res.output.split())
     res = lwa(demo_ws, "probe", "phone", "--model", M, "--eval-split", "test-clean", code=1)
     assert "test-clean" in res.output
 

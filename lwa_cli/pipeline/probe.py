@@ -17,7 +17,7 @@ from lwa_cli.analysis.probe_linear import C_GRID
 from lwa_cli.analysis.probe_mdl import BLOCKS, UNIFORM_MIX
 from lwa_cli.analysis.probe_mlp import HIDDEN
 from lwa_cli.choices import PROBE_KINDS, PROBE_TASKS
-from lwa_cli.errors import param_error
+from lwa_cli.errors import LwaUsageError, param_error
 from lwa_cli.pipeline.inputs import resolve_device_name
 from lwa_cli.pipeline.probe_data import (
     SPEAKER_EVAL_FRACTION,
@@ -85,7 +85,8 @@ def run_probe(ws: Workspace, task: str, *, model: str, layers: Sequence[str] | N
         raise param_error("train_split", train_split, "equals `eval_split`: the probe would "
                           "be scored on the rows it was trained on", also=("eval_split",))
     if with_silence and task != "phone":
-        raise param_error("with_silence", with_silence, "applies to the phone task only")
+        raise LwaUsageError("`with_silence` applies to the phone task only",
+                            params=("with_silence",))
     if max_train is not None and max_train < 0:
         raise param_error("max_train", max_train, "must be >= 0 (0: all rows)")
     if not c_grid or any(not c > 0 for c in c_grid):
