@@ -19,6 +19,8 @@
 #   NLAYERS      transformer layers L (T0..TL); guessed from MODEL, override for your own
 #   NCONV        conv blocks (7; 0 for AV-HuBERT, which has no C layers)
 #   ITERS        MI repetitions (k-means runs), e.g. "0 1 2"
+#   PROBES       probing tasks to run (`lwa probe`; phone with MDL): "phone word speaker";
+#                empty for none (phone needs a train-clean frame sample and extraction)
 #   OTHER, OTHER_CKPT   a second model for cca-inter (optional)
 #   DEVICE       cuda or cpu (default: auto);  LWA: the lwa command
 
@@ -32,6 +34,7 @@ STAMPS      ?= $(dir $(WS))stamps
 LWA         ?= lwa
 DEVICE      ?= auto
 ITERS       ?= 0
+PROBES      ?= phone word speaker
 OTHER       ?=
 OTHER_CKPT  ?=
 TRAIN_SPLITS ?= train-clean-100 train-clean-360
@@ -68,8 +71,9 @@ MIW_DONE    := $(foreach i,$(ITERS),$(foreach l,$(T_ALL),$(STAMPS)/mi-word/$(l).
 WSIM_DONE   := $(foreach l,$(T_ALL),$(STAMPS)/wordsim/$(l))
 ABX_DONE    := $(foreach l,$(T_ALL),$(STAMPS)/abx/$(l))
 INTER_DONE  := $(if $(OTHER),$(foreach l,$(T_ALL),$(STAMPS)/cca-inter/$(l)))
+PROBE_DONE  := $(foreach t,$(PROBES),$(foreach l,$(T_ALL),$(STAMPS)/probe-$(t)/$(l)))
 ALL_DONE    := $(MEL_DONE) $(INTRA_DONE) $(PHONE_DONE) $(WORD_DONE) $(MIP_DONE) $(MIW_DONE) \
-               $(WSIM_DONE) $(INTER_DONE) $(ABX_DONE)
+               $(WSIM_DONE) $(INTER_DONE) $(ABX_DONE) $(PROBE_DONE)
 
 .PHONY: all check analyses report clean-stamps
 .DELETE_ON_ERROR:
@@ -99,6 +103,7 @@ $(STAMPS)/alignments: | check
 
 $(STAMPS)/samples: $(STAMPS)/alignments
 	$(LWA) sample frame --split dev-clean --utterances $(UTTERANCES)
+	$(LWA) sample frame --split train-clean --utterances $(UTTERANCES)
 	$(LWA) sample phone --split dev-clean
 	$(LWA) sample phone --split train-clean
 	$(LWA) sample word --split dev-clean --words $(WORDS)
@@ -110,6 +115,9 @@ $(STAMPS)/samples: $(STAMPS)/alignments
 # -- features: one extraction per span and split ---------------------------------------------
 $(STAMPS)/x-frame: $(STAMPS)/samples
 	$(X) --split dev-clean --span frame
+	touch $@
+$(STAMPS)/x-frame-train: $(STAMPS)/samples
+	$(X) --split train-clean --span frame
 	touch $@
 $(STAMPS)/x-frame-local: $(STAMPS)/samples
 	$(X) --split dev-clean --span frame --rep local
@@ -168,4 +176,16 @@ $(STAMPS)/wordsim/%: $(STAMPS)/x-wordsim
 $(STAMPS)/abx/%: $(STAMPS)/x-frame
 	@mkdir -p $(@D)
 	$(RUN) abx --model $(MODEL) --layer $* --speaker both --device $(DEVICE)
+	touch $@
+$(STAMPS)/probe-phone/%: $(STAMPS)/x-frame $(STAMPS)/x-frame-train
+	@mkdir -p $(@D)
+	$(RUN) probe phone --model $(MODEL) --layer $* --mdl --device $(DEVICE)
+	touch $@
+$(STAMPS)/probe-word/%: $(STAMPS)/x-word
+	@mkdir -p $(@D)
+	$(RUN) probe word --model $(MODEL) --layer $* --device $(DEVICE)
+	touch $@
+$(STAMPS)/probe-speaker/%: $(STAMPS)/x-frame
+	@mkdir -p $(@D)
+	$(RUN) probe speaker --model $(MODEL) --layer $* --device $(DEVICE)
 	touch $@

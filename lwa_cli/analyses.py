@@ -101,6 +101,8 @@ class Analysis:
         filled in per variant for the CCA metrics).
     extra : further numeric record fields, each on its own axis (a field a record lacks is
         simply not plotted).
+    on_score : further numeric record fields drawn on the score's own axis, each with its own
+        dash (the baselines of the score, e.g. a probe's majority-class accuracy).
     per_benchmark : prefix of flattened per-benchmark fields (``rho_<benchmark>``), each on
         its own axis in a figure of its own; empty for none.
     min_span : smallest y range an automatic axis shows (so a spread of 0.004 is not blown
@@ -118,6 +120,7 @@ class Analysis:
     short: str
     score: str
     extra: tuple[Measure, ...] = ()
+    on_score: tuple[Measure, ...] = ()
     per_benchmark: str = ""
     min_span: float | None = 0.1
     higher_is_better: bool = True
@@ -149,6 +152,22 @@ def _mi(span: str, default_clusters: int) -> Analysis:
                          TagPart("n_clusters", "k{}", default=default_clusters),
                          TagPart("kmeans", default="minibatch")),
                     variant_fields=("train_split", "n_clusters", "kmeans"))
+
+
+def _probe(task: str, what: str) -> Analysis:
+    word = task == "word"  # only the word probe has a control task (and so a selectivity)
+    return Analysis(f"probe-{task}", "lwa_cli.pipeline.probe:run_probe", "lwa probe",
+                    f"{what} probe (classifier accuracy on held-out data)", f"probe-{task}",
+                    "probe accuracy",
+                    extra=(Measure("mdl_bits", "online codelength (MDL, bits)"),
+                           Measure("compression", "compression (uniform / online codelength)"),
+                           *([Measure("selectivity", "selectivity (accuracy − control)")]
+                             if word else [])),
+                    on_score=(Measure("majority_accuracy", "majority class"),
+                              *([Measure("control_accuracy", "control task")] if word else [])),
+                    tag=(TagPart("probe", default="linear"),
+                         TagPart("with_silence", "sil", default=False)),
+                    variant_fields=("probe", "with_silence"))
 
 
 _ENTRIES = (
@@ -209,6 +228,9 @@ _ENTRIES = (
                   TagPart("seed", "seed{}", default=0),
                   TagPart("items", "items-{}", default=None)),
              variant_fields=("speakers", "context", "distance", "pooling")),
+    _probe("phone", "Frame-level phone"),
+    _probe("word", "Word identity"),
+    _probe("speaker", "Speaker identity"),
 )
 
 ANALYSES: dict[str, Analysis] = {a.name: a for a in _ENTRIES}

@@ -22,3 +22,5 @@ SEGMENT_METRICS = ("euclidean", "cosine")
 AWD_DISTANCES = ("cosine", "euclidean")
 SIMILARITY_MEASURES = ("pwcca", "cka", "cka-debiased", "procrustes", "rsa", "mknn")
 """`lwa similarity --measure` (analysis.similarity.MEASURES, same order)."""
+PROBE_TASKS = ("phone", "word", "speaker")
+PROBE_KINDS = ("linear", "mlp")

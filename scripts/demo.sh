@@ -94,6 +94,12 @@ $LWA prepare-sts --from "$DEMO_DIR/sts/sts.tsv" --name demo \
 $LWA extract --model $M --checkpoint "$CKPT" --split sts --sample demo --span utt --layer all
 $LWA sts --model $M --pairs demo
 
+step "probing classifiers (linear; phone frames train-clean → dev-clean, dev-clean speakers)"
+$LWA sample frame --split train-clean --utterances 40
+$LWA extract --model $M --checkpoint "$CKPT" --split train-clean --span frame
+$LWA probe phone --model $M --mdl
+$LWA probe speaker --model $M
+
 step "report"
 $LWA report --out "$DEMO_DIR/report"
 echo

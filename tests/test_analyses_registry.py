@@ -353,7 +353,8 @@ def test_choices_titles_and_messages_come_from_the_registry():
     assert info("not-registered").title == "not-registered"
     assert info("not-registered").min_span is None
     assert PRODUCERS == producers() == ("`lwa cca`, `lwa similarity`, `lwa mi`, `lwa wordsim`, "
-                                        "`lwa segment tune`, `lwa awd`, `lwa sts` or `lwa abx`")
+                                        "`lwa segment tune`, `lwa awd`, `lwa sts`, `lwa abx` or "
+                                        "`lwa probe`")
     option = inspect.signature(results).parameters["analysis"].default
     assert option.autocompletion("cca-s") == ["cca-semantic", "cca-syntactic"]
     assert option.autocompletion("mi") == ["mi-phone", "mi-word"]
@@ -383,15 +384,17 @@ OLD_VARIANT_FIELDS = (
     "distance", "mvn", "token_filter", "mode", "exclude_same_speaker", "instance_cap",
     "speakers", "context", "pooling", "other_layer", "span",
 )  # report/table.py before the registry (with issue 20's AWD/ABX and issue 22's similarity)
+ADDED_VARIANT_FIELDS = ("probe", "with_silence")  # of analyses added since (probe)
 
 
 def test_variant_columns_come_from_the_registry_and_keep_their_strings():
     from lwa_cli.report.table import VARIANT_FIELDS, variant_of
 
-    assert set(VARIANT_FIELDS) == set(OLD_VARIANT_FIELDS)
+    known = OLD_VARIANT_FIELDS + ADDED_VARIANT_FIELDS
+    assert set(VARIANT_FIELDS) == set(known)
     for entry in ANALYSES.values():  # a record of one analysis: the same variant string
         record = {field: f"v{i}" for i, field in enumerate(entry.variant_fields)}
-        old = "; ".join(f"{k}={record[k]}" for k in OLD_VARIANT_FIELDS if k in record)
+        old = "; ".join(f"{k}={record[k]}" for k in known if k in record)
         assert variant_of(record) == old, entry.name
     assert variant_of({"metric": "cka", "other_model": "hub", "mean_score": True}) == \
         "other_model=hub; metric=cka; mean_score=true"

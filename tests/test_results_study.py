@@ -85,8 +85,12 @@ def test_recipe_dry_run_covers_every_analysis_per_layer(tmp_path):
                    "--span frame --rep local", "--split train-clean --span word"):
         assert needed in text, needed
     per_layer = [line for line in lines if line.startswith("lwa --threads 1 ")]
-    assert len(per_layer) == 10 + 3 + 4 + 4 + 4 + 4 + 4 + 4  # mel C1-7 T1-3, intra T1-3, 5×T0-3
+    # mel C1-7 T1-3, intra T1-3, 6 × T0-3 (cca phone/word, mi phone/word, wordsim, abx),
+    # 3 × T0-3 (probe phone/word/speaker)
+    assert len(per_layer) == 10 + 3 + 4 + 4 + 4 + 4 + 4 + 4 + 3 * 4
     assert "lwa --threads 1 abx --model demo_wav2vec2 --layer T2 --speaker both --device auto" \
+        in lines
+    assert "lwa --threads 1 probe phone --model demo_wav2vec2 --layer T3 --mdl --device auto" \
         in lines
     assert "lwa --threads 1 cca mel --model demo_wav2vec2 --layer C7 --device auto" in lines
     assert "lwa --threads 1 mi word --model demo_wav2vec2 --layer T3 --iter 0 --device auto" in \
@@ -96,7 +100,7 @@ def test_recipe_dry_run_covers_every_analysis_per_layer(tmp_path):
     assert lines[-2:] == [f"lwa report --out {tmp_path}/study/report",
                           f"lwa report --out {tmp_path}/study/report/pdf --format pdf --dpi 300"]
     # extraction once per span, before the layers that need it
-    assert sum("lwa extract" in line for line in lines) == 7
+    assert sum("lwa extract" in line for line in lines) == 8  # + train-clean frames (probe)
 
 
 def test_recipe_follows_the_model(tmp_path):

@@ -272,6 +272,14 @@ def force_option(help: str = "Recompute results even when stored ones are curren
     return typer.Option(False, "--force", help=help)
 
 
+def train_eval_split_options(train_help: str, eval_help: str) -> tuple[Any, Any]:
+    """``--train-split`` (default train-clean) and ``--eval-split`` (default dev-clean)."""
+    return (typer.Option("train-clean", "--train-split", autocompletion=complete_split,
+                         help=train_help),
+            typer.Option("dev-clean", "--eval-split", autocompletion=complete_split,
+                         help=eval_help))
+
+
 SAMPLE_OPT = typer.Option("1", "--sample", help="Name of the sample (e.g. 1, 2 for resamples).")
 LAYER_OPT = layer_option()
 JSON_OPT = typer.Option(False, "--json", help="Print the result as JSON on stdout.")

@@ -26,6 +26,7 @@ from lwa_cli.cli import data as data_cmds
 from lwa_cli.cli import demo as demo_cmds
 from lwa_cli.cli import features as feature_cmds
 from lwa_cli.cli import models as model_cmds
+from lwa_cli.cli import probe as probe_cmds
 from lwa_cli.cli import report as report_cmds
 from lwa_cli.cli import results as results_cmds
 from lwa_cli.cli import segment as segment_cmds
@@ -186,6 +187,7 @@ app.command("abx", cls=LwaCommand)(abx_cmds.abx)
 app.command("awd", cls=LwaCommand)(awd_sts_cmds.awd)
 app.command("prepare-sts", cls=LwaCommand)(awd_sts_cmds.prepare_sts)
 app.command("sts", cls=LwaCommand)(awd_sts_cmds.sts)
+app.command("probe", cls=LwaCommand)(probe_cmds.probe)
 app.command("report", cls=LwaCommand)(report_cmds.report)
 app.command("results", cls=LwaCommand)(results_cmds.results)
 app.command("status", cls=LwaCommand)(status_cmds.status)

@@ -149,7 +149,8 @@ def _analysis_figure(name: str, title: str, rows: Sequence[Row], colours: Mappin
     splits = len({r["split"] for r in rows})
     shared = _shared_settings(rows)
     panels = []
-    axes = _groups(rows, "measure")
+    overlays = {m.field: m.label for m in info(rows[0]["analysis"]).on_score}
+    axes = _groups([r for r in rows if r["measure"] not in overlays], "measure")
     order = sorted(axes, key=lambda k: (k[0] != "score", k[0]))
     row_index = 0
     for measure_key in order:
@@ -168,6 +169,9 @@ def _analysis_figure(name: str, title: str, rows: Sequence[Row], colours: Mappin
                                   _legend(pts[0], names, splits, shared),
                                   colours[pts[0]["model"]])
                           for _, pts in sorted(lines.items())]
+                if measure == "score":  # the score's baselines, dotted, on its axis
+                    series += _overlay_series(rows, overlays, block, names, splits, shared,
+                                              colours)
                 row_panels.append({
                     "row": row_index, "col": col,
                     "title": ("conv layers" if block == "conv" else "transformer layers")
@@ -189,6 +193,23 @@ def _analysis_figure(name: str, title: str, rows: Sequence[Row], colours: Mappin
             row_index += 1
     return {"name": name, "kind": "analysis", "title": title,
             "grid": [row_index, len(blocks)], "panels": panels}
+
+
+def _overlay_series(rows: Sequence[Row], overlays: Mapping[str, str], block: str,
+                    names: Mapping[str, str] | None, splits: int, shared: set[str],
+                    colours: Mapping[str, int]) -> list[dict[str, Any]]:
+    """Series of the fields an analysis draws on its score axis (`Analysis.on_score`)."""
+    out = []
+    for rank, (field, label) in enumerate(overlays.items()):
+        lines = _groups([r for r in rows if r["measure"] == field and r["block"] == block],
+                        "model", "variant", "split")
+        for _, pts in sorted(lines.items()):
+            series = _series(sorted(pts, key=lambda p: p["number"]), block,
+                             "depth" if block == "transformer" else "number",
+                             f"{_legend(pts[0], names, splits, shared)}: {label}",
+                             colours[pts[0]["model"]])
+            out.append({**series, "style": "baseline", "dash": rank})
+    return out
 
 
 def profile_figure(rows: Sequence[Row], *, names: Mapping[str, str] | None = None

@@ -56,6 +56,11 @@ def _draw_panel(ax: Any, panel: Mapping[str, Any], colours: tuple) -> None:
         dashed = s["style"] == "dashed"
         # More lines than colours: later rounds of the colour cycle are dash-dotted, dotted.
         solid = ("-", "-.", ":")[(s["colour"] // len(colours)) % 3]
+        if s["style"] == "baseline":  # a baseline of the score (figdata._overlay_series)
+            ax.plot(x, y, color=colour, linestyle=(":", "-.", "--")[s.get("dash", 0) % 3],
+                    linewidth=1.1, alpha=0.8,
+                    label=plain(s["label"]))
+            continue
         # NaN breaks the line: no segment is drawn across a layer without a result.
         ax.plot(x, y, color=colour, linestyle="--" if dashed else solid,
                 marker="o" if not dashed else "x", markersize=3, linewidth=1.4,

@@ -239,7 +239,8 @@ def measures_of(analysis: str, row: Mapping[str, Any]) -> list[str]:
     """The numbers of a tidy row that get an axis: ``score`` first, then the analysis's
     extra fields and per-benchmark fields that the row has."""
     entry = info(analysis)
-    out = ["score"] + [m.field for m in entry.extra if _is_number(row.get(m.field))]
+    out = ["score"] + [m.field for m in (*entry.extra, *entry.on_score)
+                       if _is_number(row.get(m.field))]
     if entry.per_benchmark:
         out += sorted(k for k in row if k.startswith(entry.per_benchmark)
                       and _is_number(row[k]))
