@@ -9,15 +9,15 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import log_loss
 
 from lwa_cli.analysis.probe import probe_layer
-from lwa_cli.analysis.probe_linear import fit_linear, held_out_split, select_c
-from lwa_cli.analysis.probe_mdl import BLOCKS, block_ends, online_codelength
-from lwa_cli.analysis.probe_metrics import (
+from lwa_cli.analysis.probe.linear import fit_linear, held_out_split, select_c
+from lwa_cli.analysis.probe.mdl import BLOCKS, block_ends, online_codelength
+from lwa_cli.analysis.probe.metrics import (
     control_labels,
     control_mapping,
     majority_accuracy,
     probe_metrics,
 )
-from lwa_cli.analysis.probe_mlp import fit_mlp
+from lwa_cli.analysis.probe.mlp import fit_mlp
 from lwa_cli.errors import LwaError
 
 

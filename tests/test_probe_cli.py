@@ -11,7 +11,7 @@ from lwa_cli.analysis.probe import probe_layer
 from lwa_cli.data.frame_labels import frame_labels, frame_segments
 from lwa_cli.data.textgrid import read_textgrid
 from lwa_cli.errors import LwaError
-from lwa_cli.pipeline.probe_data import speaker_split
+from lwa_cli.pipeline.probe.data import speaker_split
 from tests.cli_runner import lwa, lwa_json
 from tests.textgrid_text import long_textgrid
 
@@ -161,9 +161,9 @@ def test_report_draws_the_baselines_on_the_accuracy_axis():
     ("word", "linear", False, None), ("word", "mlp", False, "mlp"),
     ("speaker", "linear", False, None), ("speaker", "mlp", False, "mlp")])
 def test_probe_tags_and_options_are_the_stored_ones(task, probe, with_silence, tag):
-    from lwa_cli.analysis.probe_mdl import BLOCKS, UNIFORM_MIX
+    from lwa_cli.analysis.probe.mdl import BLOCKS, UNIFORM_MIX
     from lwa_cli.pipeline.probe import ProbeOptions
-    from lwa_cli.pipeline.probe_data import SPEAKER_EVAL_FRACTION
+    from lwa_cli.pipeline.probe.data import SPEAKER_EVAL_FRACTION
     from lwa_cli.pipeline.results import ResultSpec
 
     options = ProbeOptions.of(task, probe, True, 3, 0, "train-clean", "dev-clean", [1, 0.1],

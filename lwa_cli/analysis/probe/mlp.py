@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lwa_cli.analysis.probe_linear import HELD_OUT, held_out_split
+from lwa_cli.analysis.probe.linear import HELD_OUT, held_out_split
 from lwa_cli.errors import LwaError
 
 HIDDEN = 256

@@ -1,6 +1,6 @@
 """`lwa probe phone|word|speaker`: a probing classifier per layer, with MDL and baselines.
 
-The inputs of each task (rows, labels, classes) come from `lwa_cli.pipeline.probe_data`; the
+The inputs of each task (rows, labels, classes) come from `lwa_cli.pipeline.probe.data`; the
 probe and its measures from `lwa_cli.analysis.probe`. One result per layer is stored through
 `score_layers` (analysis ``probe-<task>``, score = accuracy on the evaluation rows), so a
 rerun reuses current results. The MLP probe and ``--with-silence`` keep their own result
@@ -13,13 +13,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from lwa_cli.analysis.probe import probe_layer
-from lwa_cli.analysis.probe_linear import C_GRID
-from lwa_cli.analysis.probe_mdl import BLOCKS, UNIFORM_MIX
-from lwa_cli.analysis.probe_mlp import HIDDEN
+from lwa_cli.analysis.probe.linear import C_GRID
+from lwa_cli.analysis.probe.mdl import BLOCKS, UNIFORM_MIX
+from lwa_cli.analysis.probe.mlp import HIDDEN
 from lwa_cli.choices import PROBE_KINDS, PROBE_TASKS
 from lwa_cli.errors import LwaUsageError, param_error
 from lwa_cli.pipeline.inputs import resolve_device_name
-from lwa_cli.pipeline.probe_data import (
+from lwa_cli.pipeline.probe.data import (
     SPEAKER_EVAL_FRACTION,
     phone_inputs,
     speaker_inputs,

@@ -20,9 +20,9 @@ from typing import Any
 
 import numpy as np
 
-from lwa_cli.analysis.probe_linear import C_GRID, fit_linear, select_c
-from lwa_cli.analysis.probe_mdl import Codelength, online_codelength
-from lwa_cli.analysis.probe_metrics import (
+from lwa_cli.analysis.probe.linear import C_GRID, fit_linear, select_c
+from lwa_cli.analysis.probe.mdl import Codelength, online_codelength
+from lwa_cli.analysis.probe.metrics import (
     check_classes,
     check_probe_data,
     control_labels,
@@ -30,7 +30,7 @@ from lwa_cli.analysis.probe_metrics import (
     probe_metrics,
     standardize,
 )
-from lwa_cli.analysis.probe_mlp import HIDDEN, fit_mlp
+from lwa_cli.analysis.probe.mlp import HIDDEN, fit_mlp
 from lwa_cli.choices import PROBE_KINDS as PROBES
 from lwa_cli.errors import LwaError
 

@@ -183,7 +183,7 @@ def select_c(x: np.ndarray, y: np.ndarray, n_classes: int, grid: Sequence[float]
              device: str = "cpu", max_iter: int = MAX_ITER,
              tol: float = TOL) -> tuple[LinearProbe, CSearch]:
     """Choose C on a held-out part of the training rows, then refit on all of them."""
-    from lwa_cli.analysis.probe_metrics import probe_metrics
+    from lwa_cli.analysis.probe.metrics import probe_metrics
 
     grid = tuple(sorted(float(c) for c in grid))
     if not grid:
