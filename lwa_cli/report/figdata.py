@@ -6,9 +6,15 @@ the images (``figures.json``), so what a figure shows can be checked number by n
 A figure is ``{"name", "kind", "title", "grid": [rows, cols], "panels": [...]}``; a panel is
 ``{"row", "col", "title", "block", "x_label", "y_label", "ylim", "series", "baselines"}``;
 a series is ``{"label", "model", "analysis", "measure", "variant", "split", "style",
-"colour", "x", "y", "std", "n", "layers"}`` where ``y`` is None at a layer without a result
-(a gap: no line is drawn across it) and ``std`` is None unless n > 1. Profile series add
-``raw`` (the unnormalised means) and ``range`` (the min and max they are scaled by).
+"colour", "marker", "linestyle", "connect", "x", "y", "std", "trial_std", "band", "n",
+"layers", "best"}`` where ``y`` is None at a layer without a result (a gap: no line is drawn
+across it, except for a random twin, ``connect``, whose few scored layers are joined),
+``std`` is None unless n > 1, ``trial_std`` is the CV trial spread, ``band`` the half-width
+of the shaded band (the trial spread where there is one, else ``std``) and ``best`` the best
+layer of a score line (`best_point`). ``colour`` is a hex colour (`lwa_cli.report.style`).
+Profile series add ``raw`` (the unnormalised means), ``range`` (the min and max they are
+scaled by), ``noise`` (the spread the range is compared with) and ``flat`` (drawn flat and
+grey: the range is below the noise). Analysis figures add a ``caption`` naming N.
 """
 
 from __future__ import annotations
@@ -17,11 +23,15 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from lwa_cli.analyses import ANALYSES
+
 from .analyses import display_name, info, score_label, trained_twin
+from .style import FLAT_COLOUR, analysis_style, model_colour, variant_style
 
 Row = Mapping[str, Any]
 YLims = Mapping[str, tuple[float, float]]
 Baselines = Mapping[str, Sequence[tuple[str, float]]]
+Colours = Mapping[str, str]
 
 _DEPTH_LABEL = "transformer depth l / L"
 
@@ -54,10 +64,21 @@ def _finite(value: Any) -> bool:
     return isinstance(value, int | float) and math.isfinite(value)
 
 
-def model_colours(models: Sequence[str]) -> dict[str, int]:
-    """A colour index per model; a random-init twin shares its trained model's colour."""
-    trained = sorted({trained_twin(m) or m for m in models})
-    return {m: trained.index(trained_twin(m) or m) for m in models}
+def model_colours(models: Sequence[str], pinned: Colours | None = None) -> dict[str, str]:
+    """A hex colour per model, from its name alone (`style.model_colour`) unless `pinned`;
+    a random-init twin shares its trained model's colour."""
+    return {m: model_colour(trained_twin(m) or m, pinned) for m in models}
+
+
+def best_point(line: Mapping[str, Any], higher_is_better: bool) -> dict[str, Any] | None:
+    """The layer of a line with the best mean (the first on a tie), by the registry's
+    ``higher_is_better``; None for a line without a value."""
+    points = [(y, i) for i, y in enumerate(line["y"]) if y is not None]
+    if not points:
+        return None
+    y, i = (max if higher_is_better else min)(points, key=lambda p: (p[0], -p[1]))
+    return {"layer": line["layers"][i], "x": line["x"][i], "y": y,
+            "rule": "max" if higher_is_better else "min"}
 
 
 def _line(points: Sequence[Row], block: str, x_of: str) -> dict[str, Any]:
@@ -69,15 +90,22 @@ def _line(points: Sequence[Row], block: str, x_of: str) -> dict[str, Any]:
     size = max(size, *by_number)
     numbers = list(range(start, size + 1))
     xs = [n / max(size, 1) if x_of == "depth" else n for n in numbers]
-    ys, stds, ns = [], [], []
+    ys, stds, trials, ns = [], [], [], []
     for n in numbers:
         p = by_number.get(n)
         ok = p is not None and _finite(p["mean"])
         ys.append(float(p["mean"]) if ok else None)
         stds.append(float(p["std"]) if ok and p["n"] > 1 and _finite(p["std"]) else None)
+        trial = p.get("trial_std") if ok else None
+        trials.append(float(trial) if _finite(trial) else None)
         ns.append(int(p["n"]) if p is not None else 0)
     prefix = "T" if block == "transformer" else "C"
-    return {"x": xs, "y": ys, "std": stds, "n": ns, "layers": [f"{prefix}{n}" for n in numbers]}
+    # the band: the CV trial spread where the analysis has one, else the spread over samples
+    band = trials if any(t is not None for t in trials) else stds
+    return {"x": xs, "y": ys, "std": stds, "trial_std": trials, "band": band,
+            "band_kind": ("CV trial std" if band is trials else "std over samples")
+            if any(b is not None for b in band) else None,
+            "n": ns, "layers": [f"{prefix}{n}" for n in numbers]}
 
 
 def _groups(rows: Sequence[Row], *keys: str) -> dict[tuple, list[Row]]:
@@ -106,26 +134,42 @@ def _shared_settings(rows: Sequence[Row]) -> set[str]:
     return set.intersection(*sets) if sets else set()
 
 
-def _series(points: Sequence[Row], block: str, x_of: str, label: str,
-            colour: int) -> dict[str, Any]:
+def _series(points: Sequence[Row], block: str, x_of: str, label: str, colour: str,
+            variant_index: int = 0) -> dict[str, Any]:
     first = points[0]
-    return {"label": label, "model": first["model"], "analysis": first["analysis"],
+    twin = trained_twin(first["model"]) is not None
+    line = {"label": label, "model": first["model"], "analysis": first["analysis"],
             "measure": first["measure"], "variant": first["variant"], "split": first["split"],
-            "style": "dashed" if trained_twin(first["model"]) else "solid", "colour": colour,
+            "style": "dashed" if twin else "solid", "colour": colour,
+            **variant_style(variant_index, twin), "connect": twin,
             **_line(points, block, x_of)}
+    line["best"] = (best_point(line, info(first["analysis"]).higher_is_better)
+                    if first["measure"] == "score" else None)
+    return line
+
+
+def _variant_indices(rows: Sequence[Row]) -> dict[tuple[str, str], int]:
+    """A style slot per (variant, split) of one figure, the same for every model in it."""
+    kinds = sorted({(r["variant"], r["split"]) for r in rows})
+    return {k: i for i, k in enumerate(kinds)}
 
 
 def analysis_figures(rows: Sequence[Row], *, names: Mapping[str, str] | None = None,
-                     ylims: YLims | None = None,
-                     baselines: Baselines | None = None) -> list[dict[str, Any]]:
+                     ylims: YLims | None = None, baselines: Baselines | None = None,
+                     colours: Colours | None = None,
+                     counts: Mapping[str, Mapping[str, str]] | None = None
+                     ) -> list[dict[str, Any]]:
     """Per analysis, all models on one axis per (measure, metric) against transformer depth.
 
     Conv layers, where results have them, get a panel of their own on the left (x = conv
     block). Random-init twins are dashed in their model's colour; `baselines` (analysis →
     [(label, value)]) are horizontal reference lines on the analysis's score panels.
     Per-benchmark measures (wordsim) go into a second figure, ``<analysis>-benchmarks``.
+    `colours` pins model colours (``--colors``); `counts` (`counts_of`) gives each figure
+    a caption naming N per line.
     """
-    colours = model_colours(sorted({r["model"] for r in rows}))
+    pinned = colours
+    colours = model_colours(sorted({r["model"] for r in rows}), pinned)
     figures = []
     for (analysis,), members in sorted(_groups(rows, "analysis").items()):
         entry = info(analysis)
@@ -136,9 +180,52 @@ def analysis_figures(rows: Sequence[Row], *, names: Mapping[str, str] | None = N
                                   (f"{analysis}-benchmarks", bench,
                                    f"{entry.title}, per benchmark")):
             if part:
-                figures.append(_analysis_figure(name, title, part, colours, names, ylims,
-                                                baselines))
+                figure = _analysis_figure(name, title, part, colours, names, ylims, baselines)
+                figure["caption"] = caption(part, counts or {}, names)
+                figures.append(figure)
     return figures
+
+
+def caption(rows: Sequence[Row], counts: Mapping[str, Mapping[str, str]],
+            names: Mapping[str, str] | None = None) -> str:
+    """What a figure averages and over how much data: N per line (`counts_of`), the band."""
+    lines = []
+    for key in sorted({_count_key(r) for r in rows}):
+        got = counts.get(key)
+        if got:
+            model, variant = key.split("|")[1], key.split("|")[2]
+            what = display_name(model, names) + (f" ({variant})" if variant else "")
+            lines.append(f"{what}: " + ", ".join(f"{k} = {v}" for k, v in got.items()))
+    n = sorted({int(r["n_samples"]) for r in rows if r.get("n_samples") is not None})
+    text = "" if not n else f"Samples per point: {n[0]}." if n[0] == n[-1] else \
+        f"Samples per point: {n[0]}–{n[-1]}."
+    spread = "Bands: CV trial std where the analysis has CV trials, else std over samples."
+    return " ".join(p for p in (text, spread, "; ".join(lines) + ("." if lines else "")) if p)
+
+
+COUNT_FIELDS: tuple[str, ...] = ("n", "tokens_total", "pairs", "same_pairs", "n_train",
+                                 "n_eval", "n_scored", "n_utterances", "n_triplets")
+"""Record fields that say how much data a result rests on (rows, tokens, pairs kept)."""
+
+
+def _count_key(row: Row) -> str:
+    return "|".join((row["analysis"], row["model"], row["variant"], row["split"]))
+
+
+def counts_of(tidy: Sequence[Row]) -> dict[str, dict[str, str]]:
+    """Per ``analysis|model|variant|split``, each count field (`COUNT_FIELDS`, wordsim's
+    ``pairs_kept_<benchmark>``) as one value or ``lo–hi`` over layers and samples."""
+    seen: dict[str, dict[str, set[int]]] = {}
+    for row in tidy:
+        own = seen.setdefault(_count_key(row), {})
+        for field, value in row.items():
+            if (field in COUNT_FIELDS or field.startswith("pairs_kept_")) and \
+                    isinstance(value, int | float) and not isinstance(value, bool) \
+                    and math.isfinite(value):
+                own.setdefault(field, set()).add(int(value))
+    return {key: {f: (str(min(v)) if min(v) == max(v) else f"{min(v)}–{max(v)}")
+                  for f, v in sorted(fields.items())}
+            for key, fields in seen.items() if fields}
 
 
 def _analysis_figure(name: str, title: str, rows: Sequence[Row], colours: Mapping[str, int],
@@ -148,6 +235,7 @@ def _analysis_figure(name: str, title: str, rows: Sequence[Row], colours: Mappin
     blocks = ["conv", "transformer"] if with_conv else ["transformer"]
     splits = len({r["split"] for r in rows})
     shared = _shared_settings(rows)
+    slots = _variant_indices(rows)
     panels = []
     axes = _groups(rows, "measure")
     order = sorted(axes, key=lambda k: (k[0] != "score", k[0]))
@@ -166,8 +254,8 @@ def _analysis_figure(name: str, title: str, rows: Sequence[Row], colours: Mappin
                 series = [_series(sorted(pts, key=lambda p: p["number"]), block,
                                   "depth" if block == "transformer" else "number",
                                   _legend(pts[0], names, splits, shared),
-                                  colours[pts[0]["model"]])
-                          for _, pts in sorted(lines.items())]
+                                  colours[pts[0]["model"]], slots[(key[1], key[2])])
+                          for key, pts in sorted(lines.items())]
                 row_panels.append({
                     "row": row_index, "col": col,
                     "title": ("conv layers" if block == "conv" else "transformer layers")
@@ -198,35 +286,41 @@ def profile_figure(rows: Sequence[Row], *, names: Mapping[str, str] | None = Non
     One panel per model (stacked; random-init twins of a present model are left out, they
     are baselines in the per-analysis figures), one line per (analysis, variant, split) of
     the analysis's score on the transformer layers: ``(m - min) / (max - min)`` over the
-    line's layers (0.5 throughout for a constant line). None when no transformer result.
+    line's layers. A line whose range is below its noise (`flat_noise`) is not scaled up:
+    it is drawn flat at 0.5, grey, and labelled "flat"; every label gives the raw range.
+    An analysis keeps its colour and marker (registry order) in every panel and report;
+    its variants differ by line style. None when no transformer result.
     """
     scores = [r for r in rows if r["measure"] == "score" and r["block"] == "transformer"]
     present = {r["model"] for r in scores}
     models = sorted(m for m in present if trained_twin(m) not in present)
     if not models:
         return None
-    # one colour per line kind in every panel (beyond 10, the line style changes too)
-    kinds = sorted({(r["analysis"], r["variant"], r["split"]) for r in scores})
+    order = list(ANALYSES)
+    unknown = sorted({r["analysis"] for r in scores} - set(order))
     panels = []
     for index, model in enumerate(models):
         own = [r for r in scores if r["model"] == model]
         # what tells an analysis's variants apart (e.g. AWD with and without a token filter)
         shared = {a: _shared_settings([r for r in own if r["analysis"] == a])
                   for a in {r["analysis"] for r in own}}
+        variants = {a: sorted({(r["variant"], r["split"]) for r in scores
+                               if r["analysis"] == a}) for a in shared}
         series = []
         for kind, pts in sorted(_groups(own, "analysis", "variant", "split").items()):
             analysis = kind[0]
             # the split is named only where one analysis has several
             splits = len({r["split"] for r in own if r["analysis"] == analysis})
+            style = analysis_style(order.index(analysis) if analysis in order
+                                   else len(order) + unknown.index(analysis))
+            slot = variants[analysis].index(kind[1:])
             line = _series(sorted(pts, key=lambda p: p["number"]), "transformer", "number",
                            _profile_label(pts[0], names, splits, shared[analysis]),
-                           kinds.index(kind))
-            values = [y for y in line["y"] if y is not None]
-            lo, hi = (min(values), max(values)) if values else (math.nan, math.nan)
-            line["raw"], line["range"] = line["y"], [lo, hi]
-            line["y"] = [None if y is None else (0.5 if hi == lo else (y - lo) / (hi - lo))
-                         for y in line["y"]]
-            line["std"] = [None] * len(line["y"])
+                           style["colour"], slot)
+            line["marker"] = style["marker"]
+            line["linestyle"] = ("-", "--", "-.", ":")[slot % 4] if slot else \
+                style["linestyle"]
+            _normalise(line)
             series.append(line)
         panels.append({"row": index, "col": 0, "title": display_name(model, names),
                        "block": "transformer", "x_label": "transformer layer",
@@ -235,6 +329,47 @@ def profile_figure(rows: Sequence[Row], *, names: Mapping[str, str] | None = Non
     return {"name": "profile", "kind": "profile",
             "title": "Layer-wise profile (each analysis min-max normalised)",
             "grid": [len(models), 1], "panels": panels}
+
+
+def flat_noise(line: Mapping[str, Any]) -> tuple[float | None, str | None]:
+    """(spread, what it is) a line's range is compared with: the mean CV trial std, else
+    the mean std over samples; (None, None) for a line with neither."""
+    for field, what in (("trial_std", "CV trial std"), ("std", "std over samples")):
+        values = [v for v in line[field] if v is not None]
+        if values:
+            return sum(values) / len(values), what
+    return None, None
+
+
+def _span_text(lo: float, hi: float) -> str:
+    """``lo–hi`` with as many significant digits as tell them apart (at most 6)."""
+    for digits in range(3, 7):
+        if f"{lo:.{digits}g}" != f"{hi:.{digits}g}":
+            break
+    return f"{lo:.{digits}g}–{hi:.{digits}g}"
+
+
+def _normalise(line: dict[str, Any]) -> None:
+    """Min-max scale a profile line in place, or flatten it when its range is noise."""
+    values = [y for y in line["y"] if y is not None]
+    lo, hi = (min(values), max(values)) if values else (math.nan, math.nan)
+    noise, what = flat_noise(line)
+    # no spread known: a range within 0.1 % of the values is below any printed digit
+    flat = bool(values) and (hi - lo < noise if noise is not None
+                             else hi - lo <= 1e-3 * max(abs(lo), abs(hi)))
+    line["raw"], line["range"], line["noise"], line["noise_kind"] = line["y"], [lo, hi], \
+        noise, what
+    line["flat"] = flat
+    line["y"] = [None if y is None else (0.5 if flat or hi == lo else (y - lo) / (hi - lo))
+                 for y in line["y"]]
+    line["std"] = [None] * len(line["y"])
+    line["band"] = [None] * len(line["y"])
+    line["best"] = None if flat else line["best"]
+    if values:
+        line["label"] += f" [{_span_text(lo, hi)}" + (", flat: range < " + (
+            f"{what} {noise:.2g}" if noise is not None else "0.1 %") + "]" if flat else "]")
+    if flat:
+        line["colour"] = FLAT_COLOUR
 
 
 def _profile_label(row: Row, names: Mapping[str, str] | None, splits: int,
@@ -254,13 +389,18 @@ def _profile_label(row: Row, names: Mapping[str, str] | None, splits: int,
 
 
 def overview_figure(rows: Sequence[Row], *, names: Mapping[str, str] | None = None,
-                    ylims: YLims | None = None,
-                    baselines: Baselines | None = None) -> dict[str, Any] | None:
-    """A grid for a paper: one row per (analysis, metric), one column per model.
+                    ylims: YLims | None = None, baselines: Baselines | None = None,
+                    colours: Colours | None = None, max_cols: int = 4
+                    ) -> dict[str, Any] | None:
+    """A grid for a paper: one cell per (analysis, metric) and model, against depth l / L.
 
-    Each cell shows the raw mean score (± std where n > 1) against the transformer layer;
-    a model's random-init twin is dashed in its cell. A row shares its y range (the fixed
-    `ylims` entry, else the range of its data) so models compare at a glance.
+    Each cell shows the raw mean score (± its band) of one model (its random-init twin
+    dashed); an analysis's cells lie side by side and share a y range (the fixed `ylims`
+    entry, else the range of its data) so models compare at a glance. Cells flow into
+    rows of at most `max_cols` (whole analyses per row, one analysis per row when there are
+    more models than that), so that a few models do not make one tall column; every
+    cell shares the depth axis, labelled on the lowest cell of each column (``x_label``).
+    The figure's ``legend`` has one entry per model, in the model's colour.
     """
     scores = [r for r in rows if r["measure"] == "score" and r["block"] == "transformer"]
     present = {r["model"] for r in scores}
@@ -269,25 +409,34 @@ def overview_figure(rows: Sequence[Row], *, names: Mapping[str, str] | None = No
         return None
     keys = sorted({(r["analysis"], variant_parts(r["variant"]).get("metric") or "")
                    for r in scores})
-    colours = model_colours(sorted(present))
+    palette = model_colours(sorted(present), colours)
+    per_row = max(1, max_cols // len(models))  # analyses per grid row
+    cols = per_row * len(models)
+    n_rows = math.ceil(len(keys) / per_row)
     panels = []
     for i, (analysis, metric) in enumerate(keys):
         members = [r for r in scores if r["analysis"] == analysis
                    and (variant_parts(r["variant"]).get("metric") or "") == metric]
+        slots = _variant_indices(members)
         cells = []
         for j, model in enumerate(models):
             own = [r for r in members if r["model"] in (model, f"{model}_random")]
             splits = len({r["split"] for r in own})
             shared = _shared_settings(own)
-            series = [_series(sorted(p, key=lambda q: q["number"]), "transformer", "number",
-                              _legend(p[0], names, splits, shared), colours[p[0]["model"]])
-                      for _, p in sorted(_groups(own, "model", "variant", "split").items())]
-            cells.append({"row": i, "col": j,
-                          "title": display_name(model, names) if i == 0 else "",
+            series = [_series(sorted(p, key=lambda q: q["number"]), "transformer", "depth",
+                              _legend(p[0], names, splits, shared), palette[p[0]["model"]],
+                              slots[(k[1], k[2])])
+                      for k, p in sorted(_groups(own, "model", "variant", "split").items())]
+            row, col = divmod(i * len(models) + j, cols)
+            below = (row + 1) * cols + col < len(keys) * len(models)
+            name = info(analysis).short + (f" ({metric.upper()})" if metric else "")
+            cells.append({"row": row, "col": col,
+                          "title": name + (f"\n{display_name(model, names)}"
+                                           if len(models) > 1 else ""),
                           "block": "transformer",
-                          "x_label": "transformer layer" if i == len(keys) - 1 else "",
-                          "y_label": (f"{info(analysis).short}\n{score_label(analysis, metric)}"
-                                      if j == 0 else ""),
+                          "x_label": "" if below else _DEPTH_LABEL,
+                          "y_label": score_label(analysis, metric) if col % len(models) == 0
+                          else "",
                           "ylim": _ylim(ylims, analysis, "score"), "series": series,
                           "baselines": [{"label": lab, "value": float(v)} for lab, v
                                         in (baselines or {}).get(analysis, ())]})
@@ -295,8 +444,12 @@ def overview_figure(rows: Sequence[Row], *, names: Mapping[str, str] | None = No
         for cell in cells:
             cell["ylim"] = shared_lim
         panels += cells
+    legend = [{"label": display_name(m, names), "model": m, "colour": palette[m]}
+              for m in models]
+    if any(trained_twin(m) for m in present):
+        legend.append({"label": "random init (dashed)", "model": None, "colour": "#555555"})
     return {"name": "overview", "kind": "overview", "title": "Overview (analyses × models)",
-            "grid": [len(keys), len(models)], "panels": panels}
+            "grid": [n_rows, cols], "panels": panels, "legend": legend}
 
 
 def _data_range(cells: Sequence[Mapping[str, Any]], min_span: float | None = None
@@ -307,7 +460,7 @@ def _data_range(cells: Sequence[Mapping[str, Any]], min_span: float | None = Non
     for cell in cells:
         values += [b["value"] for b in cell["baselines"]]
         for s in cell["series"]:
-            for y, sd in zip(s["y"], s["std"], strict=True):
+            for y, sd in zip(s["y"], s["band"], strict=True):
                 if y is not None:
                     values += [y - (sd or 0.0), y + (sd or 0.0)]
     if not values:
