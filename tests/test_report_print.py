@@ -143,7 +143,7 @@ def test_trial_band_sparse_twin_and_best_layer():
     assert line["band"] == line["trial_std"] and all(b > 0.003 for b in line["band"])
     # best layer: mel peaks at t = 10 (0.3 + 0.04 t - 0.002 t²)
     assert line["best"] == {"layer": "T10", "x": pytest.approx(10 / 12),
-                            "y": pytest.approx(0.5), "rule": "max"}
+                            "y": pytest.approx(0.5), "rule": "max", "within_noise": False}
     # the twin, scored at 3 layers, is dashed and joined across the layers it lacks
     (twin,) = _series(mel, model="demo_wav2vec2_random")
     assert twin["linestyle"] == "--" and twin["connect"]
@@ -166,6 +166,14 @@ def test_best_layer_follows_higher_is_better(monkeypatch):
     (line,) = fig["panels"][0]["series"]
     # minimum of 0.3 - 0.01 t + 0.002 t² is at t = 2.5: T2 and T3 tie, the first wins
     assert line["best"]["rule"] == "min" and line["best"]["layer"] == "T2"
+    assert "lowest mean" in fig["caption"]
+    # a best layer within the noise (AWD's flat lines) is listed but not marked
+    (awd,) = [f for f in analysis_figures(agg_of(demo_records())) if f["name"] == "awd"]
+    assert all(s["best"]["within_noise"] for s in awd["panels"][0]["series"])
+    (mel,) = [f for f in analysis_figures(agg_of(demo_records())) if f["name"] == "cca-mel"]
+    stars = [ln for ax in draw(awd).axes for ln in ax.get_lines() if ln.get_marker() == "*"]
+    assert stars == [] and len([ln for ax in draw(mel).axes for ln in ax.get_lines()
+                                if ln.get_marker() == "*"]) == 1
     assert line["best"]["y"] == pytest.approx(0.288)
 
 

@@ -143,9 +143,23 @@ def _series(points: Sequence[Row], block: str, x_of: str, label: str, colour: st
             "style": "dashed" if twin else "solid", "colour": colour,
             **variant_style(variant_index, twin), "connect": twin,
             **_line(points, block, x_of)}
+    # a best layer for the trained models' scores (a random twin is a baseline)
     line["best"] = (best_point(line, info(first["analysis"]).higher_is_better)
-                    if first["measure"] == "score" else None)
+                    if first["measure"] == "score" and not twin else None)
+    if line["best"] is not None:  # a best layer within the noise is listed, not marked
+        line["best"]["within_noise"] = within_noise(line)
     return line
+
+
+def within_noise(line: Mapping[str, Any]) -> bool:
+    """Whether a line's range is below its noise (`flat_noise`), or, with no spread known,
+    within 0.1 % of its values: such a line is flat for all it shows."""
+    values = [y for y in line["y"] if y is not None]
+    if not values:
+        return False
+    lo, hi = min(values), max(values)
+    noise, _ = flat_noise(line)
+    return hi - lo < noise if noise is not None else hi - lo <= 1e-3 * max(abs(lo), abs(hi))
 
 
 def _variant_indices(rows: Sequence[Row]) -> dict[tuple[str, str], int]:
@@ -200,6 +214,9 @@ def caption(rows: Sequence[Row], counts: Mapping[str, Mapping[str, str]],
     text = "" if not n else f"Samples per point: {n[0]}." if n[0] == n[-1] else \
         f"Samples per point: {n[0]}–{n[-1]}."
     spread = "Bands: CV trial std where the analysis has CV trials, else std over samples."
+    if rows and rows[0]["measure"] == "score":
+        better = "highest" if info(rows[0]["analysis"]).higher_is_better else "lowest"
+        spread += f" ★: a line's best layer ({better} mean; not marked within the noise)."
     return " ".join(p for p in (text, spread, "; ".join(lines) + ("." if lines else "")) if p)
 
 
@@ -354,9 +371,7 @@ def _normalise(line: dict[str, Any]) -> None:
     values = [y for y in line["y"] if y is not None]
     lo, hi = (min(values), max(values)) if values else (math.nan, math.nan)
     noise, what = flat_noise(line)
-    # no spread known: a range within 0.1 % of the values is below any printed digit
-    flat = bool(values) and (hi - lo < noise if noise is not None
-                             else hi - lo <= 1e-3 * max(abs(lo), abs(hi)))
+    flat = within_noise(line)
     line["raw"], line["range"], line["noise"], line["noise_kind"] = line["y"], [lo, hi], \
         noise, what
     line["flat"] = flat
@@ -364,7 +379,11 @@ def _normalise(line: dict[str, Any]) -> None:
                  for y in line["y"]]
     line["std"] = [None] * len(line["y"])
     line["band"] = [None] * len(line["y"])
-    line["best"] = None if flat else line["best"]
+    if line["best"] is not None and not flat:  # marked on the scaled line, raw value kept
+        best = line["best"]
+        best["value"], best["y"] = best["y"], line["y"][line["layers"].index(best["layer"])]
+    else:
+        line["best"] = None
     if values:
         line["label"] += f" [{_span_text(lo, hi)}" + (", flat: range < " + (
             f"{what} {noise:.2g}" if noise is not None else "0.1 %") + "]" if flat else "]")

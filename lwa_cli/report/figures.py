@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import math
+import textwrap
 from collections.abc import Mapping
 from typing import Any
 
@@ -58,7 +59,7 @@ def _draw_series(ax: Any, s: Mapping[str, Any], size: float) -> None:
             label=plain(s["label"]))
     if np.isfinite(band).any():
         ax.fill_between(x, y - band, y + band, color=s["colour"], alpha=0.18, linewidth=0)
-    if s.get("best"):
+    if s.get("best") and not s["best"].get("within_noise"):
         ax.plot([s["best"]["x"]], [s["best"]["y"]], marker="*", markersize=size * 2.6,
                 color=s["colour"], markeredgecolor="black", markeredgewidth=0.5,
                 linestyle="none", zorder=5)
@@ -104,16 +105,31 @@ def figure_size(figure: Mapping[str, Any], width: Width) -> tuple[float, float]:
         panel = width.panel_height * 0.85
     else:
         panel = width.panel_height
-    entries = _legend_entries(figure)
-    ncol = _legend_columns(entries, width)
-    legend_rows = math.ceil(len(entries) / ncol) if entries else 0
-    line = width.legend * 1.45 * _LINE
-    per_row = legend_rows * line if figure["kind"] != "profile" else 0.0
-    # the profile has a legend under each panel (its analyses), the others one at the bottom
-    if figure["kind"] == "profile":
-        per_panel = max((len(p["series"]) for p in figure["panels"]), default=0)
-        per_row = math.ceil(per_panel / ncol) * line * rows
-    return width.inches, round(panel * rows + per_row + 0.45, 2)
+    line = width.legend * 1.4 * _LINE
+    if figure["kind"] == "profile":  # a legend under each panel: that model's analyses
+        # plus each panel's x label and ticks, which constrained layout takes from its row
+        legend = sum(_profile_legend_height(p, width) + 0.4 for p in figure["panels"])
+    else:
+        entries = _legend_entries(figure)
+        ncol = _legend_columns(entries, width)
+        legend = math.ceil(len(entries) / ncol) * line if entries else 0.0
+    return width.inches, round(panel * rows + legend + 0.45, 2)
+
+
+def _wrap_width(width: Width) -> int:
+    """Characters of legend text that fit one line at the preset's width."""
+    return int((width.inches - 0.75) / (0.6 * width.legend * _LINE))
+
+
+def _profile_labels(panel: Mapping[str, Any], width: Width) -> list[str]:
+    return [textwrap.fill(plain(s["label"]), _wrap_width(width), subsequent_indent="  ")
+            for s in panel["series"]]
+
+
+def _profile_legend_height(panel: Mapping[str, Any], width: Width) -> float:
+    labels = _profile_labels(panel, width)
+    lines = sum(label.count("\n") + 1 for label in labels)
+    return (lines * 1.25 + len(labels) * 0.55 + 0.8) * width.legend * _LINE
 
 
 def _legend_entries(figure: Mapping[str, Any]) -> list[str]:
@@ -141,12 +157,18 @@ def draw(figure: Mapping[str, Any], width: Width | str = "page") -> Figure:
     kind = figure["kind"]
     conv_split = kind == "analysis" and cols == 2
     ratios = [_CONV_WIDTH, 1.0] if conv_split else [1.0] * cols
+    heights = None
+    if kind == "profile":  # a row for each panel's legend under it, as tall as its text
+        panel_height = width.panel_height * 0.85
+        heights = [h for p in figure["panels"]
+                   for h in (panel_height, _profile_legend_height(p, width))]
+        rows = 2 * rows
     style = {**_STYLE, "font.size": width.font, "axes.titlesize": width.font,
              "axes.labelsize": width.font, "xtick.labelsize": width.font - 0.5,
              "ytick.labelsize": width.font - 0.5, "legend.fontsize": width.legend}
     with matplotlib.rc_context(style):
         fig = Figure(figsize=figure_size(figure, width), layout="constrained")
-        grid = fig.add_gridspec(rows, cols, width_ratios=ratios)
+        grid = fig.add_gridspec(rows, cols, width_ratios=ratios, height_ratios=heights)
         axes: dict[tuple[int, int], Any] = {}
         first = None
         for panel in figure["panels"]:
@@ -154,11 +176,17 @@ def draw(figure: Mapping[str, Any], width: Width | str = "page") -> Figure:
                 share = {"sharex": first}
             else:
                 share = {"sharey": axes.get((panel["row"], 0)) if conv_split else None}
-            ax = fig.add_subplot(grid[panel["row"], panel["col"]], **share)
+            row = 2 * panel["row"] if kind == "profile" else panel["row"]
+            ax = fig.add_subplot(grid[row, panel["col"]], **share)
             first = first or ax
             axes[(panel["row"], panel["col"])] = ax
             _draw_panel(ax, panel, width, kind)
-        _legends(fig, figure, axes, width)
+        if kind == "profile":
+            for panel in figure["panels"]:
+                _profile_legend(fig.add_subplot(grid[2 * panel["row"] + 1, 0]),
+                                axes[(panel["row"], 0)], panel, width)
+        else:
+            _legends(fig, figure, axes, width)
         fig.suptitle(plain(figure["title"]), fontsize=width.title)
     return fig
 
@@ -185,10 +213,21 @@ def render(figure: Mapping[str, Any], fmt: str = "png", dpi: int = 300,
     return buffer.getvalue()
 
 
+def _profile_legend(slot: Any, ax: Any, panel: Mapping[str, Any], width: Width) -> None:
+    """A profile panel's legend in the row under it, one entry a line, wrapped to fit."""
+    slot.axis("off")
+    handles = ax.get_legend_handles_labels()[0]
+    if handles:
+        legend = slot.legend(handles, _profile_labels(panel, width), loc="upper left",
+                             bbox_to_anchor=(0.0, 1.0), frameon=False, borderaxespad=0.0,
+                             handlelength=2.2)
+        legend.set_in_layout(False)  # its row is sized for it; the axes keep their width
+
+
 def _legends(fig: Figure, figure: Mapping[str, Any], axes: Mapping[tuple[int, int], Any],
              width: Width) -> None:
-    """Legends below the axes, never over them: one per model (overview), one per panel
-    (profile: each model's analyses), one for the figure (analysis figures)."""
+    """Legends below the axes, never over them: one per model (overview), one for the
+    figure (analysis figures)."""
     if figure["kind"] == "overview":
         entries = figure.get("legend", [])
         if entries:
@@ -198,13 +237,6 @@ def _legends(fig: Figure, figure: Mapping[str, Any], axes: Mapping[tuple[int, in
             labels = [plain(e["label"]) for e in entries]
             fig.legend(handles, labels, loc="outside lower center", frameon=False,
                        ncol=_legend_columns(labels, width))
-        return
-    if figure["kind"] == "profile":
-        for ax in axes.values():
-            handles, labels = ax.get_legend_handles_labels()
-            if handles:
-                ax.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, -0.22),
-                          ncol=_legend_columns(labels, width), frameon=False)
         return
     found: dict[str, Any] = {}
     for ax in axes.values():
