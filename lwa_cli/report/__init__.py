@@ -153,9 +153,9 @@ def build_report(ws: Workspace, out_dir: Path | str, *, models: Sequence[str] | 
     with reporter.task("figures", len(descriptions), "figure") as advance:
         for description in descriptions:
             name = description["name"]
-            images[name] = render(description, fmt, dpi, preset)
+            images[name] = render(description, fmt, dpi, width=preset)
             if fmt == "pdf":
-                pngs[name] = render(description, "png", dpi, preset)
+                pngs[name] = render(description, "png", dpi, width=preset)
             advance(1)
 
     versions = sorted({str(r["lwa_version"]) for r in got.records if r.get("lwa_version")})

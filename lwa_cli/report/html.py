@@ -157,7 +157,8 @@ def best_layer_table(aggregated: Sequence[Mapping[str, Any]],
     ``higher_is_better``) with its mean, and N (samples, rows/tokens/pairs) per row."""
     lines: dict[tuple[str, str, str], dict[str, list[Mapping[str, Any]]]] = {}
     for r in aggregated:
-        if r["measure"] == "score" and isinstance(r["mean"], float) and math.isfinite(r["mean"]):
+        score = r.get("measure", "score") == "score"
+        if score and isinstance(r["mean"], float) and math.isfinite(r["mean"]):
             lines.setdefault((r["analysis"], r["variant"], r["split"]), {}) \
                 .setdefault(r["model"], []).append(r)
     models = sorted({m for per in lines.values() for m in per})
