@@ -230,3 +230,21 @@ def test_page_order_summary_caveat_and_pdf_pngs(demo_ws, tmp_path):
         assert (path.parent / sidecar["figures"][name]["png"]).read_bytes()[:4] == b"\x89PNG"
         assert sidecar["figures"][name]["size_in"][0] == 3.3
     assert page.count("data:image/png;base64,") == len(got.plots)
+
+
+def test_cli_width_and_colors(demo_ws, tmp_path):
+    from tests.cli_runner import lwa, lwa_json
+
+    bad = lwa(demo_ws.root, "report", "--out", str(tmp_path / "x"), "--width", "a4", code=2)
+    assert "--width must be one of column, page, not 'a4'" in bad.output
+    bad = lwa(demo_ws.root, "report", "--out", str(tmp_path / "x"), "--colors", "demo_hubert=red",
+              code=2)
+    assert "expected MODEL=#RRGGBB" in bad.output
+    summary = lwa_json(demo_ws.root, "report", "--out", str(tmp_path / "r"), "--dpi", "30",
+                       "--width", "column", "--colors", "demo_hubert=#112233")
+    sidecar = json.loads((tmp_path / "r" / "figures.json").read_text())
+    assert summary["figures"] == str(tmp_path / "r" / "figures.json")
+    assert sidecar["width"] == "column"
+    legend = {e["model"]: e["colour"] for e in sidecar["figures"]["overview"]["legend"]}
+    assert legend["demo_hubert"] == "#112233"
+    assert legend["demo_wav2vec2"] == model_colour("demo_wav2vec2")
