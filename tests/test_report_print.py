@@ -220,7 +220,9 @@ def test_page_order_summary_caveat_and_pdf_pngs(demo_ws, tmp_path):
     table = page[summary:page.index("</table>", summary)]
     assert ("<th>demo_hubert</th><th>demo_hubert_random</th><th>demo_wav2vec2</th>"
             "<th>demo_wav2vec2_random</th>") in table
-    assert "T10: 0.5000" in table  # demo_hubert's mel peak (k = 0)
+    assert '<td class="num">T10: 0.5000</td>' in table  # demo_hubert's mel peak (k = 0)
+    # cca-phone's and AWD's best layers are within the noise: marked, not claimed
+    assert table.count('title="range within the noise">≈ ') == 3 * 2
     assert "n = 999" in table and "tokens_total = 353" in table
     # PDFs for print, PNGs for the page
     sidecar = json.loads(got.figures.read_text())

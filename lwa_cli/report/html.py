@@ -15,6 +15,7 @@ from typing import Any
 
 from lwa_cli.models.registry import DEMO_DISPLAY_NAMES
 from lwa_cli.report.analyses import info, trained_twin
+from lwa_cli.report.figdata import within_noise
 
 _CSS = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 70em; color: #222; }
@@ -154,7 +155,8 @@ def caveats(aggregated: Sequence[Mapping[str, Any]]) -> list[str]:
 def best_layer_table(aggregated: Sequence[Mapping[str, Any]],
                      counts: Mapping[str, Mapping[str, str]]) -> str:
     """Analysis × model: the best layer of each score line (by the registry's
-    ``higher_is_better``) with its mean, and N (samples, rows/tokens/pairs) per row."""
+    ``higher_is_better``) with its mean, and N (samples, rows/tokens/pairs) per row. A line
+    whose range is within its noise (`figdata.within_noise`) is marked ``≈``."""
     lines: dict[tuple[str, str, str], dict[str, list[Mapping[str, Any]]]] = {}
     for r in aggregated:
         score = r.get("measure", "score") == "score"
@@ -173,7 +175,12 @@ def best_layer_table(aggregated: Sequence[Mapping[str, Any]],
                 cells.append("<td>–</td>")
                 continue
             best = (max if higher else min)(pts, key=lambda p: p["mean"])
-            cells.append(f'<td class="num">{escape(best["layer"])}: {best["mean"]:.4f}</td>')
+            line = {"y": [p["mean"] for p in pts], "std": [p.get("std") for p in pts],
+                    "trial_std": [p.get("trial_std") for p in pts]}
+            flat = within_noise(line)  # every layer alike: no layer is best
+            mark = ' title="range within the noise">≈ ' if flat else ">"
+            cells.append(f'<td class="num"{mark}{escape(best["layer"])}: '
+                         f'{best["mean"]:.4f}</td>')
         n = "; ".join(f"{m}: " + ", ".join(f"{k} = {v}" for k, v in got.items())
                       for m in models
                       if (got := counts.get(f"{analysis}|{m}|{variant}|{split}")))
