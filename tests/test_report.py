@@ -105,7 +105,8 @@ def quick_figures(monkeypatch):
     """Stand-in figure bytes (the figure's name), for tests about rows and files, not images;
     the image tests draw for real."""
     monkeypatch.setattr("lwa_cli.report.figures.render",
-                        lambda figure, fmt="png", dpi=150: f"{figure['name']}.{fmt}".encode())
+                        lambda figure, fmt="png", dpi=150, width="page":
+                        f"{figure['name']}.{fmt}".encode())
 
 
 def _find(rows, **where):

@@ -103,19 +103,23 @@ def test_profile_min_max_normalises_each_analysis_per_model(agg):
                                        for m in means])
     assert line["x"] == list(range(13)) and line["layers"][0] == "T0"
     probe = next(s for s in base["series"] if s["analysis"] == "my-probe")
-    assert probe["label"] == "my-probe" and probe["y"][0] == 0.0 and probe["y"][-1] == 1.0
+    assert probe["label"] == "my-probe [0–144]" and probe["y"][0] == 0.0 and probe["y"][-1] == 1.0
     # two metrics of cca-intra are two lines, each named by its metric
-    assert sorted(s["label"] for s in base["series"] if s["analysis"] == "cca-intra") == \
-        ["CCA-intra (CKA)", "CCA-intra (PWCCA)"]
+    assert sorted(s["label"].split(" [")[0] for s in base["series"]
+                  if s["analysis"] == "cca-intra") == ["CCA-intra (CKA)", "CCA-intra (PWCCA)"]
     inter = next(s for s in base["series"] if s["analysis"] == "cca-inter")
     assert "vs HuBERT Base" in inter["label"]
-    # every line of a panel its own colour slot; a line kind has one slot in every panel
+    # every line of a panel its own look (an analysis's colour and marker, a variant's line
+    # style); a line kind looks the same in every panel
     for panel in fig["panels"]:
-        slots = [s["colour"] for s in panel["series"]]
-        assert len(set(slots)) == len(slots)
-    slot_of = {}
+        looks = [(s["colour"], s["marker"], s["linestyle"]) for s in panel["series"]]
+        assert len(set(looks)) == len(looks)
+        assert len({(s["colour"], s["marker"]) for s in panel["series"]}) == len(
+            {s["analysis"] for s in panel["series"]})
+    look_of = {}
     for s in (s for p in fig["panels"] for s in p["series"]):
-        assert slot_of.setdefault((s["analysis"], s["variant"]), s["colour"]) == s["colour"]
+        look = (s["colour"], s["marker"], s["linestyle"])
+        assert look_of.setdefault((s["analysis"], s["variant"]), look) == look
 
 
 def test_profile_names_what_tells_variants_apart():
@@ -125,7 +129,7 @@ def test_profile_names_what_tells_variants_apart():
             for t in range(3) for cut in (False, True)]
     fig = profile_figure(aggregate(tidy_rows(rows)))
     labels = sorted(s["label"] for s in fig["panels"][0]["series"])
-    assert labels == ["AWD (token_filter=all)", "AWD (token_filter=chars>=4)"]
+    assert labels == ["AWD (token_filter=all) [0–0.2]", "AWD (token_filter=chars>=4) [0.05–0.25]"]
 
 
 # -- per analysis --------------------------------------------------------------------------
@@ -203,16 +207,40 @@ def test_overview_grid_shares_rows_and_marks_gaps(agg):
     fig = overview_figure(agg, names={"wav2vec_base": "W2V-B"})
     models = ["avhubert_base_lrs3", "wav2vec_base", "wav2vec_large"]
     keys = ["cca-inter", "cca-intra", "cca-intra", "cca-mel", "my-probe", "sts", "wordsim"]
+    # more models than fit two analyses in a row of 4: one analysis (3 cells) per row
     assert fig["grid"] == [len(keys), len(models)]
-    assert [p["title"] for p in fig["panels"][:3]] == ["AV-HuBERT Base (LRS3)", "W2V-B",
-                                                       "wav2vec 2.0 Large"]
+    assert [p["title"] for p in fig["panels"][:3]] == [
+        "CCA-inter (PWCCA)\nAV-HuBERT Base (LRS3)", "CCA-inter (PWCCA)\nW2V-B",
+        "CCA-inter (PWCCA)\nwav2vec 2.0 Large"]
     mel_row = [p for p in fig["panels"] if p["row"] == keys.index("cca-mel")]
     assert len({tuple(p["ylim"]) for p in mel_row}) == 1
     cell = mel_row[1]
     assert {s["model"] for s in cell["series"]} == {"wav2vec_base", "wav2vec_base_random"}
     base = next(s for s in cell["series"] if s["model"] == "wav2vec_base")
-    assert base["label"] == "W2V-B" and base["y"][5] is None and base["x"] == list(range(13))
+    # a shared depth axis: x is l / L for every model
+    assert base["label"] == "W2V-B" and base["y"][5] is None and base["x"][6] == 0.5
     assert mel_row[0]["series"] == []  # AV-HuBERT has no cca-mel result
+    # the depth label only under the lowest cell of each column
+    assert [p["x_label"] != "" for p in fig["panels"]] == [p["row"] == len(keys) - 1
+                                                          for p in fig["panels"]]
+    # a legend entry per model in its colour, and one for the dashed random twins
+    assert [e["label"] for e in fig["legend"]] == ["AV-HuBERT Base (LRS3)", "W2V-B",
+                                                   "wav2vec 2.0 Large", "random init (dashed)"]
+    colours = {s["model"]: s["colour"] for p in fig["panels"] for s in p["series"]}
+    assert [e["colour"] for e in fig["legend"][:3]] == [colours[m] for m in models]
+
+
+def test_overview_wraps_few_models_into_a_page_grid(agg):
+    one = [r for r in agg if r["model"] == "wav2vec_base"]
+    fig = overview_figure(one, max_cols=4)
+    # 6 analysis keys of one model, 4 per row: 2 rows of 4 columns
+    assert fig["grid"] == [2, 4]
+    assert [(p["row"], p["col"]) for p in fig["panels"]] == [(0, 0), (0, 1), (0, 2), (0, 3),
+                                                              (1, 0), (1, 1)]
+    # the depth axis is labelled where no cell lies below: row 1, and row 0 cols 2-3
+    assert [bool(p["x_label"]) for p in fig["panels"]] == [False, False, True, True, True,
+                                                           True]
+    assert overview_figure(one, max_cols=2)["grid"] == [3, 2]
 
 
 # -- names, options ---------------------------------------------------------------------------
@@ -267,14 +295,20 @@ def test_figure_files_are_valid_deterministic_and_match_the_sidecar(small_ws, tm
         assert len(data) > 2000
         stored = sidecar["figures"][name]
         assert stored["file"] == path.name
-        assert json.loads(json.dumps({k: v for k, v in stored.items() if k != "file"})) == \
+        assert json.loads(json.dumps({k: v for k, v in stored.items()
+                                      if k not in ("file", "png", "size_in")})) == \
             json.loads(json.dumps(expected[name]))
     again = build_report(small_ws, tmp_path / "b", fmt=fmt, dpi=60)
     for name, path in first.plots.items():
         assert again.plots[name].read_bytes() == path.read_bytes(), name
     page = first.html.read_text()
     if fmt == "pdf":
-        assert 'href="profile.pdf"' in page and "data:image" not in page
+        # the page shows PNGs written beside the PDFs, and links the PDFs
+        assert 'href="profile.pdf"' in page and page.count("data:image/png;base64,") == 3
+        for name, path in first.plots.items():
+            png = path.with_suffix(".png")
+            assert png.read_bytes()[:8] == MAGIC["png"] and sidecar["figures"][name]["png"] \
+                == png.name
     else:
         assert page.count(f"data:image/{'png' if fmt == 'png' else 'svg+xml'};base64,") == 3
 

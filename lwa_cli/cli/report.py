@@ -114,19 +114,29 @@ def report(ctx: typer.Context,
            baseline: list[str] = typer.Option([], "--baseline",
                                               help="Reference line, e.g. "
                                                    "wordsim=GloVe:0.41 (repeatable)."),
+           width: str = typer.Option("page", "--width",
+                                     autocompletion=complete_from(("column", "page")),
+                                     help="Print width of the figures: column (3.3 in) or "
+                                          "page (7 in)."),
+           colors: list[str] = typer.Option([], "--colors",
+                                            help="Pin a model's colour, e.g. "
+                                                 "hubert_base=#0072B2 (repeatable)."),
            as_json: bool = JSON_OPT) -> None:
     """Gather stored results: table, results.csv/.json, figures (+ figures.json), index.html."""
     st = state(ctx)
     from lwa_cli.report import build_report
     from lwa_cli.report.analyses import load_names
     from lwa_cli.report.figures import FORMATS
+    from lwa_cli.report.style import parse_colours, width_preset
 
     if fmt not in FORMATS:
         raise LwaUsageError(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}")
+    width_preset(width)  # a usage error before any work
     summary = build_report(st.workspace, out or st.workspace.root / "report",
                            models=model or None, analyses=analysis or None, fmt=fmt, dpi=dpi,
                            ylims=parse_ylims(ylim), baselines=parse_baselines(baseline),
-                           names=load_names(names) if names else None, reporter=st.reporter)
+                           names=load_names(names) if names else None, width=width,
+                           colours=parse_colours(colors), reporter=st.reporter)
     if as_json:
         print_json(summary.to_dict())
         return

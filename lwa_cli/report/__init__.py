@@ -14,6 +14,7 @@ import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ from lwa_cli.report.figdata import (
     Baselines,
     YLims,
     analysis_figures,
+    counts_of,
     overview_figure,
     profile_figure,
 )
@@ -104,7 +106,8 @@ def _write_all(files: dict[Path, bytes]) -> None:
 def build_report(ws: Workspace, out_dir: Path | str, *, models: Sequence[str] | None = None,
                  analyses: Sequence[str] | None = None, fmt: str = "png", dpi: int = 150,
                  ylims: YLims | None = None, names: Mapping[str, str] | None = None,
-                 baselines: Baselines | None = None,
+                 baselines: Baselines | None = None, width: str = "page",
+                 colours: Mapping[str, str] | None = None,
                  reporter: Reporter = SILENT) -> ReportSummary:
     """Write ``results.csv``, ``results.json``, the figures, ``figures.json``, ``index.html``.
 
@@ -118,32 +121,47 @@ def build_report(ws: Workspace, out_dir: Path | str, *, models: Sequence[str] | 
         (``"wordsim:macro"``).
     names : display names per model, overriding the built-in ones.
     baselines : per analysis, (label, value) reference lines on its score axes.
+    width : print width of the figures, ``column`` (3.3 in) or ``page`` (7 in); font sizes
+        are legible at that width (`lwa_cli.report.style.WIDTHS`).
+    colours : hex colour per model, pinning the one derived from its name.
     reporter : receives progress over the figures and warnings about unusable result files.
 
     Raises
     ------
     LwaError : no workspace, no stored results, or `out_dir` is not a writable directory.
-    LwaUsageError : a requested model or analysis has no stored results.
+    LwaUsageError : a requested model or analysis has no stored results, an unknown
+        `width`.
     ValueError : an unknown `fmt` or a non-positive `dpi`.
     """
-    from lwa_cli.report.figures import render  # matplotlib only when figures are drawn
+    # matplotlib only when figures are drawn
+    from lwa_cli.report.figures import figure_size, render
+    from lwa_cli.report.style import width_preset
 
+    preset = width_preset(width)
     got = collect(ws, models=models, analyses=analyses, on_skip=reporter.warn)
     if got.stale:
         reporter.warn(stale_warning(ws, got.stale, "the report"))
     out = _out_dir(out_dir)
     lines = [r for r in got.aggregated if r["analysis"] != "similarity"]  # heatmaps instead
+    counts = counts_of(got.rows)
     descriptions = [d for d in (profile_figure(lines, names=names),
                                 overview_figure(lines, names=names, ylims=ylims,
-                                                baselines=baselines))
+                                                baselines=baselines, colours=colours,
+                                                max_cols=preset.overview_cols))
                     if d is not None]
-    descriptions += analysis_figures(lines, names=names, ylims=ylims, baselines=baselines)
+    descriptions += analysis_figures(lines, names=names, ylims=ylims,
+                                     baselines=baselines, colours=colours, counts=counts)
     descriptions += similarity_figures(got.rows, got.specs, names)
     images: dict[str, bytes] = {}
+    pngs: dict[str, bytes] = {}  # what the page shows when the figures are PDFs
     with reporter.task("figures", len(descriptions), "figure") as advance:
         for description in descriptions:
-            draw = render_heatmap if description["kind"] == "heatmap" else render
-            images[description["name"]] = draw(description, fmt, dpi)
+            name = description["name"]
+            draw = (render_heatmap if description["kind"] == "heatmap"
+                    else partial(render, width=preset))
+            images[name] = draw(description, fmt, dpi)
+            if fmt == "pdf":  # the page shows PNGs and links the PDFs
+                pngs[name] = draw(description, "png", dpi)
             advance(1)
 
     versions = sorted({str(r["lwa_version"]) for r in got.records if r.get("lwa_version")})
@@ -165,16 +183,25 @@ def build_report(ws: Workspace, out_dir: Path | str, *, models: Sequence[str] | 
     paths = {"csv": out / "results.csv", "json": out / "results.json",
              "html": out / "index.html", "figures": out / "figures.json"}
     plot_paths = {name: out / plot_file_name(name, fmt) for name in images}
-    sidecar = {"format": fmt, "dpi": dpi,
-               "figures": {d["name"]: {**d, "file": plot_paths[d["name"]].name}
+    png_paths = {name: out / plot_file_name(name, "png") for name in pngs}
+    sidecar = {"format": fmt, "dpi": dpi, "width": preset.name,
+               "font_pt": {"text": preset.font, "title": preset.title,
+                           "legend": preset.legend},
+               "figures": {d["name"]: {**d, "file": plot_paths[d["name"]].name,
+                                       **({"png": png_paths[d["name"]].name}
+                                          if d["name"] in png_paths else {}),
+                                       **({} if d["kind"] == "heatmap" else
+                                          {"size_in": list(figure_size(d, preset))})}
                            for d in descriptions}}
     files = {
         paths["csv"]: csv_text(got.rows).encode(),
         paths["json"]: _json_bytes(document),
         paths["figures"]: _json_bytes(sidecar),
         **{plot_paths[name]: data for name, data in images.items()},
-        paths["html"]: render_html(got.aggregated, images, provenance=provenance,
-                                   fmt=fmt).encode(),
+        **{png_paths[name]: data for name, data in pngs.items()},
+        paths["html"]: render_html(got.aggregated, pngs or images, provenance=provenance,
+                                   fmt="png" if pngs else fmt, linked=fmt if pngs else None,
+                                   figures=descriptions, counts=counts).encode(),
     }
     try:
         _write_all(files)

@@ -6,9 +6,15 @@ the images (``figures.json``), so what a figure shows can be checked number by n
 A figure is ``{"name", "kind", "title", "grid": [rows, cols], "panels": [...]}``; a panel is
 ``{"row", "col", "title", "block", "x_label", "y_label", "ylim", "series", "baselines"}``;
 a series is ``{"label", "model", "analysis", "measure", "variant", "split", "style",
-"colour", "x", "y", "std", "n", "layers"}`` where ``y`` is None at a layer without a result
-(a gap: no line is drawn across it) and ``std`` is None unless n > 1. Profile series add
-``raw`` (the unnormalised means) and ``range`` (the min and max they are scaled by).
+"colour", "marker", "linestyle", "connect", "x", "y", "std", "trial_std", "band", "n",
+"layers", "best"}`` where ``y`` is None at a layer without a result (a gap: no line is drawn
+across it, except for a random twin, ``connect``, whose few scored layers are joined),
+``std`` is None unless n > 1, ``trial_std`` is the CV trial spread, ``band`` the half-width
+of the shaded band (the trial spread where there is one, else ``std``) and ``best`` the best
+layer of a score line (`best_point`). ``colour`` is a hex colour (`lwa_cli.report.style`).
+Profile series add ``raw`` (the unnormalised means), ``range`` (the min and max they are
+scaled by), ``noise`` (the spread the range is compared with) and ``flat`` (drawn flat and
+grey: the range is below the noise). Analysis figures add a ``caption`` naming N.
 """
 
 from __future__ import annotations
@@ -18,10 +24,12 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .analyses import display_name, info, score_label, trained_twin
+from .style import model_colour, variant_style
 
 Row = Mapping[str, Any]
 YLims = Mapping[str, tuple[float, float]]
 Baselines = Mapping[str, Sequence[tuple[str, float]]]
+Colours = Mapping[str, str]
 
 _DEPTH_LABEL = "transformer depth l / L"
 
@@ -54,10 +62,21 @@ def _finite(value: Any) -> bool:
     return isinstance(value, int | float) and math.isfinite(value)
 
 
-def model_colours(models: Sequence[str]) -> dict[str, int]:
-    """A colour index per model; a random-init twin shares its trained model's colour."""
-    trained = sorted({trained_twin(m) or m for m in models})
-    return {m: trained.index(trained_twin(m) or m) for m in models}
+def model_colours(models: Sequence[str], pinned: Colours | None = None) -> dict[str, str]:
+    """A hex colour per model, from its name alone (`style.model_colour`) unless `pinned`;
+    a random-init twin shares its trained model's colour."""
+    return {m: model_colour(trained_twin(m) or m, pinned) for m in models}
+
+
+def best_point(line: Mapping[str, Any], higher_is_better: bool) -> dict[str, Any] | None:
+    """The layer of a line with the best mean (the first on a tie), by the registry's
+    ``higher_is_better``; None for a line without a value."""
+    points = [(y, i) for i, y in enumerate(line["y"]) if y is not None]
+    if not points:
+        return None
+    y, i = (max if higher_is_better else min)(points, key=lambda p: (p[0], -p[1]))
+    return {"layer": line["layers"][i], "x": line["x"][i], "y": y,
+            "rule": "max" if higher_is_better else "min"}
 
 
 def _line(points: Sequence[Row], block: str, x_of: str) -> dict[str, Any]:
@@ -69,15 +88,22 @@ def _line(points: Sequence[Row], block: str, x_of: str) -> dict[str, Any]:
     size = max(size, *by_number)
     numbers = list(range(start, size + 1))
     xs = [n / max(size, 1) if x_of == "depth" else n for n in numbers]
-    ys, stds, ns = [], [], []
+    ys, stds, trials, ns = [], [], [], []
     for n in numbers:
         p = by_number.get(n)
         ok = p is not None and _finite(p["mean"])
         ys.append(float(p["mean"]) if ok else None)
         stds.append(float(p["std"]) if ok and p["n"] > 1 and _finite(p["std"]) else None)
+        trial = p.get("trial_std") if ok else None
+        trials.append(float(trial) if _finite(trial) else None)
         ns.append(int(p["n"]) if p is not None else 0)
     prefix = "T" if block == "transformer" else "C"
-    return {"x": xs, "y": ys, "std": stds, "n": ns, "layers": [f"{prefix}{n}" for n in numbers]}
+    # the band: the CV trial spread where the analysis has one, else the spread over samples
+    band = trials if any(t is not None for t in trials) else stds
+    return {"x": xs, "y": ys, "std": stds, "trial_std": trials, "band": band,
+            "band_kind": ("CV trial std" if band is trials else "std over samples")
+            if any(b is not None for b in band) else None,
+            "n": ns, "layers": [f"{prefix}{n}" for n in numbers]}
 
 
 def _groups(rows: Sequence[Row], *keys: str) -> dict[tuple, list[Row]]:
@@ -106,26 +132,66 @@ def _shared_settings(rows: Sequence[Row]) -> set[str]:
     return set.intersection(*sets) if sets else set()
 
 
-def _series(points: Sequence[Row], block: str, x_of: str, label: str,
-            colour: int) -> dict[str, Any]:
+def _series(points: Sequence[Row], block: str, x_of: str, label: str, colour: str,
+            variant_index: int = 0) -> dict[str, Any]:
     first = points[0]
-    return {"label": label, "model": first["model"], "analysis": first["analysis"],
+    twin = trained_twin(first["model"]) is not None
+    line = {"label": label, "model": first["model"], "analysis": first["analysis"],
             "measure": first["measure"], "variant": first["variant"], "split": first["split"],
-            "style": "dashed" if trained_twin(first["model"]) else "solid", "colour": colour,
+            "style": "dashed" if twin else "solid", "colour": colour,
+            **variant_style(variant_index, twin), "connect": twin,
             **_line(points, block, x_of)}
+    # a best layer for the trained models' scores (a random twin is a baseline)
+    line["best"] = (best_point(line, info(first["analysis"]).higher_is_better)
+                    if first["measure"] == "score" and not twin else None)
+    if line["best"] is not None:  # a best layer within the noise is listed, not marked
+        line["best"]["within_noise"] = within_noise(line)
+    return line
+
+
+def flat_noise(line: Mapping[str, Any]) -> tuple[float | None, str | None]:
+    """(spread, what it is) a line's range is compared with: the mean CV trial std, else
+    the mean std over samples; (None, None) for a line with neither."""
+    for field, what in (("trial_std", "CV trial std"), ("std", "std over samples")):
+        values = [v for v in line[field] if v is not None]
+        if values:
+            return sum(values) / len(values), what
+    return None, None
+
+
+def within_noise(line: Mapping[str, Any]) -> bool:
+    """Whether a line's range is below its noise (`flat_noise`), or, with no spread known,
+    within 0.1 % of its values: such a line is flat for all it shows."""
+    values = [y for y in line["y"] if y is not None]
+    if not values:
+        return False
+    lo, hi = min(values), max(values)
+    noise, _ = flat_noise(line)
+    return hi - lo < noise if noise is not None else hi - lo <= 1e-3 * max(abs(lo), abs(hi))
+
+
+def _variant_indices(rows: Sequence[Row]) -> dict[tuple[str, str], int]:
+    """A style slot per (variant, split) of one figure, the same for every model in it."""
+    kinds = sorted({(r["variant"], r["split"]) for r in rows})
+    return {k: i for i, k in enumerate(kinds)}
 
 
 def analysis_figures(rows: Sequence[Row], *, names: Mapping[str, str] | None = None,
-                     ylims: YLims | None = None,
-                     baselines: Baselines | None = None) -> list[dict[str, Any]]:
+                     ylims: YLims | None = None, baselines: Baselines | None = None,
+                     colours: Colours | None = None,
+                     counts: Mapping[str, Mapping[str, str]] | None = None
+                     ) -> list[dict[str, Any]]:
     """Per analysis, all models on one axis per (measure, metric) against transformer depth.
 
     Conv layers, where results have them, get a panel of their own on the left (x = conv
     block). Random-init twins are dashed in their model's colour; `baselines` (analysis →
     [(label, value)]) are horizontal reference lines on the analysis's score panels.
     Per-benchmark measures (wordsim) go into a second figure, ``<analysis>-benchmarks``.
+    `colours` pins model colours (``--colors``); `counts` (`counts_of`) gives each figure
+    a caption naming N per line.
     """
-    colours = model_colours(sorted({r["model"] for r in rows}))
+    pinned = colours
+    colours = model_colours(sorted({r["model"] for r in rows}), pinned)
     figures = []
     for (analysis,), members in sorted(_groups(rows, "analysis").items()):
         entry = info(analysis)
@@ -136,9 +202,55 @@ def analysis_figures(rows: Sequence[Row], *, names: Mapping[str, str] | None = N
                                   (f"{analysis}-benchmarks", bench,
                                    f"{entry.title}, per benchmark")):
             if part:
-                figures.append(_analysis_figure(name, title, part, colours, names, ylims,
-                                                baselines))
+                figure = _analysis_figure(name, title, part, colours, names, ylims, baselines)
+                figure["caption"] = caption(part, counts or {}, names)
+                figures.append(figure)
     return figures
+
+
+def caption(rows: Sequence[Row], counts: Mapping[str, Mapping[str, str]],
+            names: Mapping[str, str] | None = None) -> str:
+    """What a figure averages and over how much data: N per line (`counts_of`), the band."""
+    lines = []
+    for key in sorted({_count_key(r) for r in rows}):
+        got = counts.get(key)
+        if got:
+            model, variant = key.split("|")[1], key.split("|")[2]
+            what = display_name(model, names) + (f" ({variant})" if variant else "")
+            lines.append(f"{what}: " + ", ".join(f"{k} = {v}" for k, v in got.items()))
+    n = sorted({int(r["n_samples"]) for r in rows if r.get("n_samples") is not None})
+    text = "" if not n else f"Samples per point: {n[0]}." if n[0] == n[-1] else \
+        f"Samples per point: {n[0]}–{n[-1]}."
+    spread = "Bands: CV trial std where the analysis has CV trials, else std over samples."
+    if rows and rows[0]["measure"] == "score":
+        better = "highest" if info(rows[0]["analysis"]).higher_is_better else "lowest"
+        spread += f" ★: a line's best layer ({better} mean; not marked within the noise)."
+    return " ".join(p for p in (text, spread, "; ".join(lines) + ("." if lines else "")) if p)
+
+
+COUNT_FIELDS: tuple[str, ...] = ("n", "tokens_total", "pairs", "same_pairs", "n_train",
+                                 "n_eval", "n_scored", "n_utterances", "n_triplets")
+"""Record fields that say how much data a result rests on (rows, tokens, pairs kept)."""
+
+
+def _count_key(row: Row) -> str:
+    return "|".join((row["analysis"], row["model"], row["variant"], row["split"]))
+
+
+def counts_of(tidy: Sequence[Row]) -> dict[str, dict[str, str]]:
+    """Per ``analysis|model|variant|split``, each count field (`COUNT_FIELDS`, wordsim's
+    ``pairs_kept_<benchmark>``) as one value or ``lo–hi`` over layers and samples."""
+    seen: dict[str, dict[str, set[int]]] = {}
+    for row in tidy:
+        own = seen.setdefault(_count_key(row), {})
+        for field, value in row.items():
+            if (field in COUNT_FIELDS or field.startswith("pairs_kept_")) and \
+                    isinstance(value, int | float) and not isinstance(value, bool) \
+                    and math.isfinite(value):
+                own.setdefault(field, set()).add(int(value))
+    return {key: {f: (str(min(v)) if min(v) == max(v) else f"{min(v)}–{max(v)}")
+                  for f, v in sorted(fields.items())}
+            for key, fields in seen.items() if fields}
 
 
 def _analysis_figure(name: str, title: str, rows: Sequence[Row], colours: Mapping[str, int],
@@ -148,6 +260,7 @@ def _analysis_figure(name: str, title: str, rows: Sequence[Row], colours: Mappin
     blocks = ["conv", "transformer"] if with_conv else ["transformer"]
     splits = len({r["split"] for r in rows})
     shared = _shared_settings(rows)
+    slots = _variant_indices(rows)
     panels = []
     overlays = {m.field: m.label for m in info(rows[0]["analysis"]).on_score}
     axes = _groups([r for r in rows if r["measure"] not in overlays], "measure")
@@ -167,8 +280,8 @@ def _analysis_figure(name: str, title: str, rows: Sequence[Row], colours: Mappin
                 series = [_series(sorted(pts, key=lambda p: p["number"]), block,
                                   "depth" if block == "transformer" else "number",
                                   _legend(pts[0], names, splits, shared),
-                                  colours[pts[0]["model"]])
-                          for _, pts in sorted(lines.items())]
+                                  colours[pts[0]["model"]], slots[(key[1], key[2])])
+                          for key, pts in sorted(lines.items())]
                 if measure == "score":  # the score's baselines, dotted, on its axis
                     series += _overlay_series(rows, overlays, block, names, splits, shared,
                                               colours)
@@ -197,7 +310,7 @@ def _analysis_figure(name: str, title: str, rows: Sequence[Row], colours: Mappin
 
 def _overlay_series(rows: Sequence[Row], overlays: Mapping[str, str], block: str,
                     names: Mapping[str, str] | None, splits: int, shared: set[str],
-                    colours: Mapping[str, int]) -> list[dict[str, Any]]:
+                    colours: Mapping[str, str]) -> list[dict[str, Any]]:
     """Series of the fields an analysis draws on its score axis (`Analysis.on_score`)."""
     out = []
     for rank, (field, label) in enumerate(overlays.items()):
@@ -212,76 +325,19 @@ def _overlay_series(rows: Sequence[Row], overlays: Mapping[str, str], block: str
     return out
 
 
-def profile_figure(rows: Sequence[Row], *, names: Mapping[str, str] | None = None
-                   ) -> dict[str, Any] | None:
-    """The all-in-one profile: per model, every analysis min-max normalised, against layer.
-
-    One panel per model (stacked; random-init twins of a present model are left out, they
-    are baselines in the per-analysis figures), one line per (analysis, variant, split) of
-    the analysis's score on the transformer layers: ``(m - min) / (max - min)`` over the
-    line's layers (0.5 throughout for a constant line). None when no transformer result.
-    """
-    scores = [r for r in rows if r["measure"] == "score" and r["block"] == "transformer"]
-    present = {r["model"] for r in scores}
-    models = sorted(m for m in present if trained_twin(m) not in present)
-    if not models:
-        return None
-    # one colour per line kind in every panel (beyond 10, the line style changes too)
-    kinds = sorted({(r["analysis"], r["variant"], r["split"]) for r in scores})
-    panels = []
-    for index, model in enumerate(models):
-        own = [r for r in scores if r["model"] == model]
-        # what tells an analysis's variants apart (e.g. AWD with and without a token filter)
-        shared = {a: _shared_settings([r for r in own if r["analysis"] == a])
-                  for a in {r["analysis"] for r in own}}
-        series = []
-        for kind, pts in sorted(_groups(own, "analysis", "variant", "split").items()):
-            analysis = kind[0]
-            # the split is named only where one analysis has several
-            splits = len({r["split"] for r in own if r["analysis"] == analysis})
-            line = _series(sorted(pts, key=lambda p: p["number"]), "transformer", "number",
-                           _profile_label(pts[0], names, splits, shared[analysis]),
-                           kinds.index(kind))
-            values = [y for y in line["y"] if y is not None]
-            lo, hi = (min(values), max(values)) if values else (math.nan, math.nan)
-            line["raw"], line["range"] = line["y"], [lo, hi]
-            line["y"] = [None if y is None else (0.5 if hi == lo else (y - lo) / (hi - lo))
-                         for y in line["y"]]
-            line["std"] = [None] * len(line["y"])
-            series.append(line)
-        panels.append({"row": index, "col": 0, "title": display_name(model, names),
-                       "block": "transformer", "x_label": "transformer layer",
-                       "y_label": "normalised score", "ylim": [-0.05, 1.05],
-                       "series": series, "baselines": []})
-    return {"name": "profile", "kind": "profile",
-            "title": "Layer-wise profile (each analysis min-max normalised)",
-            "grid": [len(models), 1], "panels": panels}
-
-
-def _profile_label(row: Row, names: Mapping[str, str] | None, splits: int,
-                   shared: set[str]) -> str:
-    parts = variant_parts(row["variant"])
-    label = info(row["analysis"]).short
-    extra = []
-    if "metric" in parts:
-        extra.append(parts["metric"].upper())
-    if "other_model" in parts:
-        extra.append(f"vs {display_name(parts['other_model'], names)}")
-    extra += [f"{k}={v}" for k, v in parts.items()
-              if k not in ("metric", "other_model") and f"{k}={v}" not in shared]
-    if splits > 1:
-        extra.append(row["split"])
-    return f"{label} ({', '.join(extra)})" if extra else label
-
-
 def overview_figure(rows: Sequence[Row], *, names: Mapping[str, str] | None = None,
-                    ylims: YLims | None = None,
-                    baselines: Baselines | None = None) -> dict[str, Any] | None:
-    """A grid for a paper: one row per (analysis, metric), one column per model.
+                    ylims: YLims | None = None, baselines: Baselines | None = None,
+                    colours: Colours | None = None, max_cols: int = 4
+                    ) -> dict[str, Any] | None:
+    """A grid for a paper: one cell per (analysis, metric) and model, against depth l / L.
 
-    Each cell shows the raw mean score (± std where n > 1) against the transformer layer;
-    a model's random-init twin is dashed in its cell. A row shares its y range (the fixed
-    `ylims` entry, else the range of its data) so models compare at a glance.
+    Each cell shows the raw mean score (± its band) of one model (its random-init twin
+    dashed); an analysis's cells lie side by side and share a y range (the fixed `ylims`
+    entry, else the range of its data) so models compare at a glance. Cells flow into
+    rows of at most `max_cols` (whole analyses per row, one analysis per row when there are
+    more models than that), so that a few models do not make one tall column; every
+    cell shares the depth axis, labelled on the lowest cell of each column (``x_label``).
+    The figure's ``legend`` has one entry per model, in the model's colour.
     """
     scores = [r for r in rows if r["measure"] == "score" and r["block"] == "transformer"]
     present = {r["model"] for r in scores}
@@ -290,25 +346,34 @@ def overview_figure(rows: Sequence[Row], *, names: Mapping[str, str] | None = No
         return None
     keys = sorted({(r["analysis"], variant_parts(r["variant"]).get("metric") or "")
                    for r in scores})
-    colours = model_colours(sorted(present))
+    palette = model_colours(sorted(present), colours)
+    per_row = max(1, max_cols // len(models))  # analyses per grid row
+    cols = per_row * len(models)
+    n_rows = math.ceil(len(keys) / per_row)
     panels = []
     for i, (analysis, metric) in enumerate(keys):
         members = [r for r in scores if r["analysis"] == analysis
                    and (variant_parts(r["variant"]).get("metric") or "") == metric]
+        slots = _variant_indices(members)
         cells = []
         for j, model in enumerate(models):
             own = [r for r in members if r["model"] in (model, f"{model}_random")]
             splits = len({r["split"] for r in own})
             shared = _shared_settings(own)
-            series = [_series(sorted(p, key=lambda q: q["number"]), "transformer", "number",
-                              _legend(p[0], names, splits, shared), colours[p[0]["model"]])
-                      for _, p in sorted(_groups(own, "model", "variant", "split").items())]
-            cells.append({"row": i, "col": j,
-                          "title": display_name(model, names) if i == 0 else "",
+            series = [_series(sorted(p, key=lambda q: q["number"]), "transformer", "depth",
+                              _legend(p[0], names, splits, shared), palette[p[0]["model"]],
+                              slots[(k[1], k[2])])
+                      for k, p in sorted(_groups(own, "model", "variant", "split").items())]
+            row, col = divmod(i * len(models) + j, cols)
+            below = (row + 1) * cols + col < len(keys) * len(models)
+            name = info(analysis).short + (f" ({metric.upper()})" if metric else "")
+            cells.append({"row": row, "col": col,
+                          "title": name + (f"\n{display_name(model, names)}"
+                                           if len(models) > 1 else ""),
                           "block": "transformer",
-                          "x_label": "transformer layer" if i == len(keys) - 1 else "",
-                          "y_label": (f"{info(analysis).short}\n{score_label(analysis, metric)}"
-                                      if j == 0 else ""),
+                          "x_label": "" if below else _DEPTH_LABEL,
+                          "y_label": score_label(analysis, metric) if col % len(models) == 0
+                          else "",
                           "ylim": _ylim(ylims, analysis, "score"), "series": series,
                           "baselines": [{"label": lab, "value": float(v)} for lab, v
                                         in (baselines or {}).get(analysis, ())]})
@@ -316,8 +381,12 @@ def overview_figure(rows: Sequence[Row], *, names: Mapping[str, str] | None = No
         for cell in cells:
             cell["ylim"] = shared_lim
         panels += cells
+    legend = [{"label": display_name(m, names), "model": m, "colour": palette[m]}
+              for m in models]
+    if any(trained_twin(m) for m in present):
+        legend.append({"label": "random init (dashed)", "model": None, "colour": "#555555"})
     return {"name": "overview", "kind": "overview", "title": "Overview (analyses × models)",
-            "grid": [len(keys), len(models)], "panels": panels}
+            "grid": [n_rows, cols], "panels": panels, "legend": legend}
 
 
 def _data_range(cells: Sequence[Mapping[str, Any]], min_span: float | None = None
@@ -328,7 +397,7 @@ def _data_range(cells: Sequence[Mapping[str, Any]], min_span: float | None = Non
     for cell in cells:
         values += [b["value"] for b in cell["baselines"]]
         for s in cell["series"]:
-            for y, sd in zip(s["y"], s["std"], strict=True):
+            for y, sd in zip(s["y"], s["band"], strict=True):
                 if y is not None:
                     values += [y - (sd or 0.0), y + (sd or 0.0)]
     if not values:
@@ -339,3 +408,9 @@ def _data_range(cells: Sequence[Mapping[str, Any]], min_span: float | None = Non
         lo, hi = centre - min_span / 2, centre + min_span / 2
     pad = 0.05 * (hi - lo) if hi > lo else max(abs(hi) * 0.05, 0.01)
     return [lo - pad, hi + pad]
+
+
+
+
+# The profile figure builds on this module; imported last, re-exported here.
+from .profile import profile_figure as profile_figure  # noqa: E402
