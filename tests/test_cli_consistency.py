@@ -1,0 +1,67 @@
+"""CLI consistency (issue 19, item 5): typo'd model names, "not found" lists, completion from
+the workspace, progress and log headers, `lwa report`'s stdout, `lwa status` variants."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from lwa_cli.demo.models import write_demo_models
+from tests.cli_runner import lwa, lwa_json
+
+M = "demo_wav2vec2"
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory) -> Path:
+    """Demo corpus (dev-clean), frame + phone samples, frame/phone features of the demo
+    wav2vec2 at T0-T2; `root/m` holds the checkpoints."""
+    root = tmp_path_factory.mktemp("consistency")
+    ws = root / "ws"
+    lwa(ws, "demo", "corpus", str(root / "c"))
+    write_demo_models(root / "m", seed=0)
+    lwa(ws, "prepare-alignments", "--corpus", str(root / "c" / "LibriSpeech"), "--alignments",
+        str(root / "c" / "alignments"), "--split", "dev-clean")
+    lwa(ws, "sample", "frame", "--split", "dev-clean", "--utterances", "4")
+    lwa(ws, "sample", "phone", "--split", "dev-clean")
+    for span in ("frame", "phone"):
+        lwa(ws, "extract", "--model", M, "--checkpoint", str(root / "m" / M), "--split",
+            "dev-clean", "--span", span, "--layer", "T0-T2")
+    return root
+
+
+@pytest.fixture()
+def ws(built, tmp_path) -> Path:
+    shutil.copytree(built / "ws", tmp_path / "ws")
+    return tmp_path / "ws"
+
+
+def test_misspelt_model_is_refused_unless_new_model(built, ws):
+    ckpt = str(built / "m" / M)
+    args = ["extract", "--checkpoint", ckpt, "--split", "dev-clean", "--span", "phone",
+            "--layer", "T1"]
+    res = lwa(ws, *args, "--model", "demo_wav2vec", code=2)
+    assert "did you mean demo_wav2vec2?" in res.output and "--new-model" in res.output
+    assert not (ws / "features" / "demo_wav2vec").exists()
+    got = lwa_json(ws, *args, "--model", "demo_wav2vec", "--new-model")
+    assert got["status"] == "extracted" and got["layers"] == ["T1"]
+    assert (ws / "features" / "demo_wav2vec" / "dev-clean" / "sample-1" / "phone.h5").is_file()
+    # Now a model of the workspace: extracting more of it needs no flag.
+    assert lwa_json(ws, *args[:-1], "T0", "--model", "demo_wav2vec", "--force")["layers"] == [
+        "T0"]
+    # A name far from every known one is a model of the user's own: accepted as before.
+    assert lwa_json(ws, *args, "--model", "my_model")["status"] == "extracted"
+
+
+def test_not_found_lists_the_workspace_models(ws):
+    res = lwa(ws, "cca", "phone", "--model", "demo_wav2vc2", code=2)
+    assert "no features of model 'demo_wav2vc2'" in res.output
+    assert "did you mean demo_wav2vec2?" in res.output
+    assert f"it has features of {M}" in res.output
+    other = lwa(ws, "mi", "phone", "--model", "hubert_bse", code=2)
+    assert f"it has features of {M}" in other.output
+    # A model of the workspace without the span asked for: the extract command, as before.
+    res = lwa(ws, "cca", "word", "--model", M, code=1)
+    assert f"lwa extract --model {M}" in res.output and "--span word" in res.output
