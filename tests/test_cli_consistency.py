@@ -65,3 +65,63 @@ def test_not_found_lists_the_workspace_models(ws):
     # A model of the workspace without the span asked for: the extract command, as before.
     res = lwa(ws, "cca", "word", "--model", M, code=1)
     assert f"lwa extract --model {M}" in res.output and "--span word" in res.output
+
+
+def _complete(ws: Path, line: str, env: dict | None = None) -> list[str]:
+    """Bash completion of `line` (the last word is the one completed) through the
+    ``_LWA_COMPLETE`` protocol, in process."""
+    from typer.testing import CliRunner
+
+    from lwa_cli.cli.main import app
+
+    words = ["lwa", "-w", str(ws), *line.split(" ")]
+    result = CliRunner().invoke(app, [], prog_name="lwa", env={
+        "_LWA_COMPLETE": "complete_bash", "COMP_WORDS": " ".join(words),
+        "COMP_CWORD": str(len(words) - 1), **(env or {})})
+    return result.stdout.split()
+
+
+def test_completion_reads_the_workspace(built, ws):
+    models = _complete(ws, "cca phone --model ")
+    assert models[0] == M and "hubert_base" in models  # the workspace's, then the registry's
+    assert _complete(ws, "results --model demo_") == [M]
+    assert _complete(ws, f"cca phone --model {M} --layer ") == ["all", "T", "T0", "T1", "T2"]
+    assert _complete(ws, "cca phone --layer T4")  # no model given: the registry's names
+    assert _complete(ws, "cca phone --split dev-clean --sample ") == ["1"]
+    assert _complete(ws, "report --format ") == ["png", "pdf", "svg"]
+    splits = _complete(ws, "mi phone --train-split ")
+    assert splits[0] == "dev-clean" and "sts" not in splits
+    (ws / "sts" / "demo").mkdir(parents=True)  # a prepared STS set, as `prepare-sts` lays it
+    (ws / "sts" / "demo" / "pairs.h5").write_bytes(b"")
+    assert "sts" in _complete(ws, "mi phone --train-split ")
+    # The workspace of LWA_WORKSPACE, when no -w is given.
+    from typer.testing import CliRunner
+
+    from lwa_cli.cli.main import app
+
+    got = CliRunner().invoke(app, [], prog_name="lwa", env={
+        "_LWA_COMPLETE": "complete_bash", "COMP_WORDS": "lwa cca phone --model demo",
+        "COMP_CWORD": "4", "LWA_WORKSPACE": str(built / "ws")})
+    assert got.stdout.split() == [M]
+
+
+def test_fish_completes_checkpoint_paths(ws, tmp_path):
+    """A real `lwa` subprocess: fish's script asks ``is-args`` first; exit 1 lets fish
+    complete paths, exit 0 (and ``get-args``) gives lwa's own values."""
+    import os
+    import subprocess
+    import sys
+
+    def fish(action: str, line: str) -> subprocess.CompletedProcess:
+        env = {**os.environ, "_LWA_COMPLETE": "complete_fish", "LWA_WORKSPACE": str(ws),
+               "_TYPER_COMPLETE_FISH_ACTION": action, "_TYPER_COMPLETE_ARGS": line,
+               "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+        return subprocess.run([sys.executable, "-m", "lwa_cli", *[]], env=env,
+                              capture_output=True, text=True, timeout=120)
+
+    assert fish("is-args", "lwa extract --checkpoint ./").returncode == 1
+    assert fish("is-args", "lwa prepare-alignments --corpus /tm").returncode == 1
+    assert fish("is-args", "lwa extract --model demo_").returncode == 0
+    assert fish("get-args", "lwa extract --model demo_").stdout.split() == [M]
+    script = (Path(__file__).resolve().parents[1] / "completions" / "lwa.fish").read_text()
+    assert "_LWA_COMPLETE=complete_fish" in script and "is-args" in script

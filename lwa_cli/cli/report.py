@@ -103,7 +103,8 @@ def report(ctx: typer.Context,
                                               autocompletion=complete_from(ANALYSIS_NAMES),
                                               help="Report only this analysis, e.g. cca-mel "
                                                    "(repeatable)."),
-           fmt: str = typer.Option("png", "--format", help="Figure format: png, pdf or svg."),
+           fmt: str = typer.Option("png", "--format", help="Figure format: png, pdf or svg.",
+                                   autocompletion=complete_from(("png", "pdf", "svg"))),
            dpi: int = typer.Option(150, "--dpi", min=1, help="Figure resolution (dots/inch)."),
            ylim: list[str] = typer.Option([], "--ylim",
                                           help="Fixed y range, e.g. cca-mel=0:1 or "

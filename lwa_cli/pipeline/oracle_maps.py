@@ -61,8 +61,8 @@ def store_oracle(ws: Workspace, name: str, path: Path, *, force: bool = False,
         reporter.info(f"{name}: stored from the same file (--force reads it again)")
         return EmbeddingsSummary(name, str(ws.embeddings_path(name)), len(words),
                                  int(matrix.shape[1]), str(path), status="exists")
+    oracle = read_oracle(path)  # a malformed file is reported first
     refuse_replacing(ws, name, force, f"read from {path}")
-    oracle = read_oracle(path)
     stored = save_embeddings(ws, name, oracle.words, oracle.matrix, source=str(path.resolve()),
                              options=OPTIONS, source_fingerprint=source_fp,
                              dtype=np.float64, tags=list(oracle.tags))

@@ -53,6 +53,8 @@ def stored_splits(ws: Workspace) -> list[str]:
     if not _is_workspace(ws):
         return []
     prepared = {p.stem for p in (ws.root / "alignments").glob("*.h5")}
+    if next((ws.root / "sts").glob("*/pairs.h5"), None):  # `lwa prepare-sts`
+        prepared.add("sts")
     return sorted(prepared | set(_subdirs(ws.root / "samples")))
 
 
