@@ -49,7 +49,11 @@ def plural(n: float, unit: str) -> str:
     """``1 layer``, ``2 layers``, ``16 figures``, ``0 utt`` (abbreviations stay as they are)."""
     if not unit:
         return f"{n:g}"
-    if n == 1 or unit in ("utt", "s", "audio-s") or unit.endswith("s"):
+    if n == 1 or unit in ("utt", "s", "audio-s"):
+        return f"{n:g} {unit}"
+    if unit.endswith("is"):  # analysis → analyses
+        return f"{n:g} {unit[:-2]}es"
+    if unit.endswith("s"):  # already a plural
         return f"{n:g} {unit}"
     return f"{n:g} {unit}es" if unit.endswith(("x", "ch", "sh")) else f"{n:g} {unit}s"
 

@@ -3,6 +3,7 @@ the workspace, progress and log headers, `lwa report`'s stdout, `lwa status` var
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -125,3 +126,76 @@ def test_fish_completes_checkpoint_paths(ws, tmp_path):
     assert fish("get-args", "lwa extract --model demo_").stdout.split() == [M]
     script = (Path(__file__).resolve().parents[1] / "completions" / "lwa.fish").read_text()
     assert "_LWA_COMPLETE=complete_fish" in script and "is-args" in script
+
+
+def _lwa_subprocess(ws: Path, *args: str):
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    return subprocess.run([sys.executable, "-m", "lwa_cli", "-w", str(ws), "--threads", "1",
+                           *args], env=env, capture_output=True, text=True, timeout=600)
+
+
+def test_logged_cca_run_has_a_header_and_timestamped_progress_per_cv_candidate(ws):
+    """stderr a pipe (a log): a header (version, command line, workspace) with the time,
+    then progress lines per CV candidate (3 trials × 6 candidates per layer)."""
+    import re
+
+    from lwa_cli import __version__
+
+    done = _lwa_subprocess(ws, "cca", "phone", "--model", M, "--layer", "T1,T2", "--json")
+    assert done.returncode == 0, done.stderr
+    assert len(json.loads(done.stdout)) == 2
+    lines = done.stderr.splitlines()
+    stamp = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d "
+    assert re.fullmatch(stamp + re.escape(f"lwa {__version__} | lwa -w {ws} --threads 1 cca "
+                                          f"phone --model {M} --layer T1,T2 --json | "
+                                          f"workspace {ws}"), lines[0]), lines[0]
+    progress = [line for line in lines[1:] if "CV candidates" in line]
+    assert progress and all(re.match(stamp + f"cca-phone {M}: ", p) for p in progress)
+    counts = [int(re.search(r": (\d+)/36 CV candidates", p).group(1)) for p in progress]
+    assert counts[0] == 0 and counts[-1] == 36 and counts == sorted(counts)
+    assert any(0 < c < 18 for c in counts)
+    # Reused layers: one header, the bar jumps a layer's share per layer; --quiet: nothing.
+    again = _lwa_subprocess(ws, "cca", "phone", "--model", M, "--layer", "T1,T2")
+    assert again.stderr.count(f"lwa {__version__} |") == 1
+    assert "36/36 CV candidates (100%)" in again.stderr
+    quiet = _lwa_subprocess(ws, "-q", "cca", "phone", "--model", M, "--layer", "T1")
+    assert quiet.returncode == 0 and quiet.stderr == ""
+    # A command that fails before any work: one line, no header.
+    fail = _lwa_subprocess(ws, "cca", "phone", "--model", "nobody_at_all")
+    assert fail.returncode == 2 and len(fail.stderr.strip().splitlines()) == 1
+
+
+def test_status_counts_variants_as_variants(ws):
+    from lwa_cli.workspace import Workspace
+    from lwa_cli.workspace.results import save_result
+
+    for tag in (None, "cos", "euclidean"):  # three variants of T1 and T2
+        for layer in ("T2", "T1"):
+            save_result(Workspace(ws), {
+                "analysis": "awd", "model": M, "split": "dev-clean", "sample": "1",
+                "layer": layer, "score": 0.5, "inputs": {}, "options": {},
+                "provenance": "synthetic"}, tag=tag)
+    (group,) = [g for g in lwa_json(ws, "status")["results"] if g["analysis"] == "awd"]
+    assert group["fresh"] == 6 and group["layers"] == ["T1", "T2"]
+    assert group["variants"] == ["cos", "default", "euclidean"]
+    table = lwa(ws, "status").stdout
+    assert "variants" in table and "cos, default, euclidean" not in table  # > 2: a range
+    assert "cos…euclidean (3)" in table
+
+
+def test_report_prints_paths_and_a_summary(ws, tmp_path):
+    lwa(ws, "cca", "phone", "--model", M, "--layer", "T1")
+    out = tmp_path / "rep"
+    res = lwa(ws, "report", "--out", str(out), quiet=False)
+    lines = res.stdout.splitlines()
+    assert lines[0] == str(out / "index.html") and all(Path(p).is_file() for p in lines)
+    assert "0." not in res.stdout  # no result rows
+    assert "report of 1 result (1 model, 1 analysis): " in res.stderr
+    assert "figures in" in res.stderr or "figure in" in res.stderr
+    table = lwa(ws, "report", "--out", str(out), "--table", quiet=False)
+    assert "cca-phone" in table.stdout and "T1" in table.stdout
+    assert str(out / "index.html") in table.stderr
