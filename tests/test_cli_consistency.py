@@ -199,3 +199,23 @@ def test_report_prints_paths_and_a_summary(ws, tmp_path):
     table = lwa(ws, "report", "--out", str(out), "--table", quiet=False)
     assert "cca-phone" in table.stdout and "T1" in table.stdout
     assert str(out / "index.html") in table.stderr
+
+
+def test_every_command_takes_json():
+    """Every lwa command prints a result or a summary: each takes --json (issue 19)."""
+    import typer
+
+    from lwa_cli.cli.main import app
+
+    def leaves(command, path=()):
+        if hasattr(command, "commands"):
+            for name, sub in command.commands.items():
+                yield from leaves(sub, (*path, name))
+        else:
+            yield " ".join(path), command
+
+    commands = dict(leaves(typer.main.get_command(app)))
+    assert {"results", "report", "status", "embeddings one-hot", "extract"} <= set(commands)
+    missing = [name for name, c in commands.items()
+               if "--json" not in {opt for p in c.params for opt in p.opts}]
+    assert missing == []
