@@ -59,7 +59,7 @@ def open_features(ws: Workspace, model: str, split: str, sample: str, span: str,
     if not hint and model not in (have := feature_models(ws)):
         raise LwaUsageError(
             f"no features of model {model!r} in {ws.root}{did_you_mean(model, have)}; "
-            f"{_have_models(have)} (a new model: `lwa extract --model {model} --checkpoint CKPT "
+            f"{_have_models(have)} (to add it: `lwa extract --model {model} --checkpoint CKPT "
             f"--split {split} --sample {sample} --span {span}"
             f"{' --rep local' if rep == 'local' else ''}`)")
     raise LwaError(f"no {stem} features of {model} for {split}, sample {sample}{hint}; run "
