@@ -63,6 +63,8 @@ def test_not_found_lists_the_workspace_models(ws):
     assert f"it has features of {M}" in res.output
     other = lwa(ws, "mi", "phone", "--model", "hubert_bse", code=2)
     assert f"it has features of {M}" in other.output
+    res = lwa(ws, "extract", "--model", M, "--split", "dev-clean", "--sample", "2", code=1)
+    assert "no frame sample '2'" in res.output and "it has frame samples dev-clean/1" in res.output
     # A model of the workspace without the span asked for: the extract command, as before.
     res = lwa(ws, "cca", "word", "--model", M, code=1)
     assert f"lwa extract --model {M}" in res.output and "--span word" in res.output
