@@ -8,6 +8,7 @@ option: the script's condition fails and fish completes files and directories it
 
 from __future__ import annotations
 
+import os
 import sys
 
 from typer._click.shell_completion import add_completion_class
@@ -20,8 +21,6 @@ class LwaFishComplete(FishComplete):
     """Typer's fish completion, leaving path values to fish."""
 
     def complete(self) -> str:
-        import os
-
         action = os.getenv("_TYPER_COMPLETE_FISH_ACTION", "")
         args, incomplete = self.get_completion_args()
         items = [item for item in self.get_completions(args, incomplete)
