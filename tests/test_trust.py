@@ -225,6 +225,10 @@ def test_misspelt_registry_name_gets_a_hint(ws):
     res = lwa(ws, "extract", "--model", "wavlm_base_plus_randm", "--split", "dev-clean",
               code=2)
     assert "did you mean wavlm_base_plus_random?" in res.output
-    res = lwa(ws, "extract", "--model", "hubert_bse", "--checkpoint", ckpt(ws), "--split",
-              "dev-clean", "--layer", "T0")
+    args = ["extract", "--model", "hubert_bse", "--checkpoint", ckpt(ws), "--split",
+            "dev-clean", "--layer", "T0"]
+    res = lwa(ws, *args, code=2)  # a likely typo does not start a new model ...
+    assert "did you mean hubert_base?" in res.output and "--new-model" in res.output
+    assert not (ws / "features" / "hubert_bse").exists()
+    res = lwa(ws, *args, "--new-model")  # ... unless asked to
     assert "did you mean hubert_base?" in res.output
