@@ -11,6 +11,7 @@ partial file, so memory stays flat and a killed run continues where it stopped.
 from __future__ import annotations
 
 import ctypes
+import difflib
 import functools
 import time
 from collections.abc import Callable, Sequence
@@ -226,6 +227,12 @@ def extract_features(ws: Workspace, *, model: str, checkpoint: Path | None, spli
         return _run(ws, lm, smp, units, tokens, path, meta, reporter)
 
 
+#: difflib similarity from which a new model name is taken for a typo of a known one:
+#: ``hubert_bse`` (0.95), ``wavlm_base_plus_randm`` (0.98), ``demo_wav2vec`` (0.96) are;
+#: ``fastvgs_plus_tiny`` next to ``fastvgs_plus_coco`` (0.76) is not.
+TYPO_SIMILARITY = 0.88
+
+
 def _check_model_name(ws: Workspace, model: str, checkpoint: Path | None, new_model: bool,
                       reporter: Reporter) -> None:
     """A name outside the registry needs a checkpoint; a near miss of a registry name or of
@@ -240,7 +247,10 @@ def _check_model_name(ws: Workspace, model: str, checkpoint: Path | None, new_mo
     if checkpoint is None:
         raise LwaUsageError(f"model {model!r} is not in the registry{hint}; pass --checkpoint "
                             "PATH for your own model (see `lwa models`)")
-    if hint and not new_model:
+    # A typo is a name one or two edits away (similarity ≥ TYPO_SIMILARITY), refused; a
+    # looser resemblance (fastvgs_plus_tiny ~ fastvgs_plus_coco) only gets the hint.
+    typo = difflib.get_close_matches(model, [*REGISTRY, *known], n=1, cutoff=TYPO_SIMILARITY)
+    if typo and not new_model:
         raise LwaUsageError(f"model {model!r} is neither in the registry nor in the "
                             f"workspace{hint}; pass --new-model to extract {checkpoint} under "
                             "this new name", params=("new_model",))
