@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 
 from rich.console import Console
 from rich.progress import (
@@ -44,19 +45,38 @@ class Reporter:
 SILENT = Reporter()  # the default for API calls: reports nothing
 
 
+def plural(n: float, unit: str) -> str:
+    """``1 layer``, ``2 layers``, ``16 figures``, ``0 utt`` (abbreviations stay as they are)."""
+    if not unit:
+        return f"{n:g}"
+    if n == 1 or unit in ("utt", "s", "audio-s"):
+        return f"{n:g} {unit}"
+    if unit.endswith("is"):  # analysis → analyses
+        return f"{n:g} {unit[:-2]}es"
+    if unit.endswith("s"):  # already a plural
+        return f"{n:g} {unit}"
+    return f"{n:g} {unit}es" if unit.endswith(("x", "ch", "sh")) else f"{n:g} {unit}s"
+
+
+def timestamp(wall: Callable[[], datetime] = datetime.now) -> str:
+    """The local time of a log line, to the second: ``2026-12-06 23:15:02``."""
+    return wall().strftime("%Y-%m-%d %H:%M:%S")
+
+
 class PlainProgress:
     """Progress as plain lines for logs (stderr not a terminal: a file, a SLURM log, a pipe).
 
     A line at the start, then whenever another `step` of the total is done or `interval`
-    seconds have passed, and at the end; each line is flushed at once, so a log shows how
-    far a long run is while it runs.
+    seconds have passed, and at the end; each line starts with the time of day and is flushed
+    at once, so a log shows how far a long run is, and when, while it runs.
     """
 
     def __init__(self, console: Console, description: str, total: float | None, unit: str,
                  *, step: float = 0.1, interval: float = 30.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 wall: Callable[[], datetime] = datetime.now) -> None:
         self.console, self.description, self.total, self.unit = console, description, total, unit
-        self.step, self.interval, self.clock = step, interval, clock
+        self.step, self.interval, self.clock, self.wall = step, interval, clock, wall
         self.start = self.last_time = clock()
         self.done = 0.0
         self.last_fraction = 0.0
@@ -64,17 +84,17 @@ class PlainProgress:
 
     def _line(self) -> None:
         elapsed = self.clock() - self.start
-        text = f"{self.description}: {self.done:g}"
+        text = f"{timestamp(self.wall)} {self.description}: "
         if self.total:
             fraction = self.done / self.total
-            text += f"/{self.total:g} {self.unit} ({100 * fraction:.0f}%)"
+            text += f"{self.done:g}/{plural(self.total, self.unit)} ({100 * fraction:.0f}%)"
             if 0 < fraction < 1:
                 left = elapsed * (1 - fraction) / fraction
                 text += f", {elapsed:.0f} s elapsed, ~{left:.0f} s left"
             else:
                 text += f", {elapsed:.0f} s"
         else:
-            text += f" {self.unit}, {elapsed:.0f} s"
+            text += f"{plural(self.done, self.unit)}, {elapsed:.0f} s"
         self.console.print(text, highlight=False, soft_wrap=True, markup=False, emoji=False)
         self.console.file.flush()
         self.last_time = self.clock()
@@ -94,12 +114,22 @@ class RichReporter(Reporter):
     """Progress and messages on stderr: rich bars on a terminal, plain lines in a log.
 
     `quiet` silences progress, info and warnings: only errors (raised) and data remain.
+    In a log, `header` (what runs: version, command, options) is printed once, with the time,
+    before the first progress line, so a long run's log says what it is a log of.
     """
 
-    def __init__(self, console: Console | None = None, quiet: bool = False) -> None:
+    def __init__(self, console: Console | None = None, quiet: bool = False,
+                 header: str | None = None) -> None:
         self.console = console or Console(stderr=True, markup=False, emoji=False)
         self.quiet = quiet
+        self.header = header
         self.warnings: list[str] = []
+
+    def _log_header(self) -> None:
+        if self.header:
+            self.console.print(f"{timestamp()} {self.header}", highlight=False,
+                               soft_wrap=True, markup=False, emoji=False)
+            self.header = None
 
     @contextmanager
     def task(self, description: str, total: float | None, unit: str = "") -> Iterator[Advance]:
@@ -107,6 +137,7 @@ class RichReporter(Reporter):
             yield lambda n=1, seconds=0.0: None
             return
         if not self.console.is_terminal:
+            self._log_header()
             yield PlainProgress(self.console, description, total, unit).advance
             return
         columns = [SpinnerColumn(), TextColumn("{task.description}", style="bold", markup=False),

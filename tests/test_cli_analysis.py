@@ -120,7 +120,8 @@ def test_cca_phone_word_and_embedding_maps(ws, tmp_path):
 
 
 def test_missing_features_say_which_extract_makes_them(ws):
-    res = lwa(ws, "cca", "word", "--model", "nobody", code=1)
+    res = lwa(ws, "cca", "word", "--model", "nobody", code=2)  # a model the workspace lacks
+    assert M in res.output.split("it has features of ")[1].split(" (")[0]
     assert "lwa extract --model nobody" in res.output and "--span word" in res.output
     res = lwa(ws, "cca", "nonsense", "--model", M, code=2)
     assert "unknown CCA experiment" in res.output

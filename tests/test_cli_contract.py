@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 import time
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import click
@@ -157,16 +158,29 @@ def test_plain_progress_lines_at_a_steady_pace():
 
     buf = StringIO()
     now = [0.0]
+    start = datetime(2026, 12, 6, 23, 59, 58)
     progress = PlainProgress(Console(file=buf, width=200), "extract", 40, "utt", step=0.25,
-                             interval=30.0, clock=lambda: now[0])
+                             interval=30.0, clock=lambda: now[0],
+                             wall=lambda: start + timedelta(seconds=now[0]))
     for _ in range(40):
         now[0] += 1.0
         progress.advance(1)
     lines = buf.getvalue().splitlines()
-    # start, 25 %, 50 % (also 30 s passed), 75 %, done: never one line per utterance.
-    assert lines[0].startswith("extract: 0/40 utt (0%)")
-    assert [line.split(" ")[1] for line in lines] == ["0/40", "10/40", "20/40", "30/40", "40/40"]
-    assert lines[-1] == "extract: 40/40 utt (100%), 40 s"
+    # start, 25 %, 50 % (also 30 s passed), 75 %, done: never one line per utterance; each
+    # line starts with the time of day.
+    assert lines[0].startswith("2026-12-06 23:59:58 extract: 0/40 utt (0%)")
+    assert [line.split(" ")[3] for line in lines] == ["0/40", "10/40", "20/40", "30/40", "40/40"]
+    assert lines[-1] == "2026-12-07 00:00:38 extract: 40/40 utt (100%), 40 s"
+    buf = StringIO()
+    layers = PlainProgress(Console(file=buf, width=200), "mi-phone m", 1, "layer",
+                           clock=lambda: 0.0, wall=lambda: start)
+    layers.advance(1)
+    assert buf.getvalue().splitlines() == ["2026-12-06 23:59:58 mi-phone m: 0/1 layer (0%), 0 s",
+                                           "2026-12-06 23:59:58 mi-phone m: 1/1 layer (100%), 0 s"]
+    buf = StringIO()
+    PlainProgress(Console(file=buf, width=200), "figures", 16, "figure", clock=lambda: 0.0,
+                  wall=lambda: start)
+    assert buf.getvalue() == "2026-12-06 23:59:58 figures: 0/16 figures (0%), 0 s\n"
 
 
 def test_a_redirected_run_writes_progress_while_it_runs(tmp_path):

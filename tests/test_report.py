@@ -421,11 +421,23 @@ def test_cli_json_and_table(ws, tmp_path, monkeypatch):
     assert (out / "mi-phone.svg").read_bytes().lstrip().startswith(b"<?xml")
 
     result = runner.invoke(_app(), ["--workspace", str(ws.root), "report",
-                                    "--analysis", "cca-inter"])
+                                    "--analysis", "cca-inter", "--table"])
     assert result.exit_code == 0, result.output
     assert "other_model=hubert_base" in result.stdout and "other_model=wavlm_base" in result.stdout
     assert result.stdout.count("0.9000") == 2 and result.stdout.count("0.7000") == 2
     assert (ws.root / "report" / "index.html").is_file()  # default --out
+
+    # Without --table: the paths written, one a line, the page first; no result rows.
+    result = runner.invoke(_app(), ["--workspace", str(ws.root), "report",
+                                    "--analysis", "cca-inter", "--format", "svg"])
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    report_dir = ws.root / "report"
+    assert lines[:4] == [str(report_dir / n) for n in ("index.html", "results.csv",
+                                                        "results.json", "figures.json")]
+    assert str(report_dir / "profile.svg") in lines and len(lines) == len(set(lines)) > 4
+    assert all(Path(line).is_file() for line in lines)
+    assert "0.9000" not in result.stdout
 
     result = runner.invoke(_app(), ["--workspace", str(ws.root), "report", "--model", "zzz"])
     assert result.exit_code != 0 and isinstance(result.exception, LwaUsageError)

@@ -139,3 +139,27 @@ def test_cli_formats(ws, monkeypatch, tmp_path):
     assert bad.exit_code != 0 and isinstance(bad.exception, LwaUsageError)
     with pytest.raises(ValueError, match="csv, tsv, json"):
         format_summary([], "table")
+
+
+def test_cli_json_flag_and_unknown_measure(ws):
+    as_flag = _run(ws, "--analysis", "cca-phone", "--json")
+    assert as_flag.exit_code == 0, as_flag.output
+    assert json.loads(as_flag.stdout) == json.loads(
+        _run(ws, "--analysis", "cca-phone", "--format", "json").stdout)
+    assert [r["mean"] for r in json.loads(as_flag.stdout)] == pytest.approx([0.4, 0.5, 0.6, 0.7])
+    both = _run(ws, "--json", "--format", "csv")
+    assert isinstance(both.exception, LwaUsageError) and "--json" in str(both.exception)
+    unknown = _run(ws, "--analysis", "wordsim", "--measure", "micro")
+    assert isinstance(unknown.exception, LwaUsageError)
+    assert "--measure micro" in str(unknown.exception)
+    assert "macro, rho_men, score" in str(unknown.exception)
+    assert unknown.stdout == ""  # no empty table
+
+
+def test_cli_unknown_measure_exits_2(ws):
+    from tests.cli_runner import lwa
+
+    result = lwa(ws.root, "results", "--measure", "micro", code=2)
+    assert "--measure micro" in result.output and "rho_men" in result.output
+    js = json.loads(lwa(ws.root, "results", "--measure", "macro", "--json").stdout)
+    assert [r["mean"] for r in js] == pytest.approx([0.1] * 4)

@@ -15,6 +15,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 
 import h5py
@@ -163,8 +164,9 @@ def test_progress_lines_and_bars_keep_user_text(capsys):
         advance(1)
     assert HOSTILE in buf.getvalue()
     log = Console(file=io.StringIO(), width=200)  # even a markup console: plain lines are text
-    PlainProgress(log, HOSTILE, 4, "utt", clock=lambda: 0.0)
-    assert log.file.getvalue().startswith(f"{HOSTILE}: 0/4 utt (0%)")
+    PlainProgress(log, HOSTILE, 4, "utt", clock=lambda: 0.0,
+                  wall=lambda: datetime(2026, 1, 2, 3, 4, 5))
+    assert log.file.getvalue().startswith(f"2026-01-02 03:04:05 {HOSTILE}: 0/4 utt (0%)")
     reporter = RichReporter()  # its own default console: stderr
     reporter.warn(HOSTILE)
     reporter.info(HOSTILE)

@@ -129,6 +129,34 @@ def test_one_hot_targets_are_part_of_the_provenance(ws):
     assert with_map[0]["segments_dropped"] > 0
 
 
+def test_replacing_an_embedding_map_needs_force(ws, tmp_path):
+    first = lwa_json(ws, "embeddings", "one-hot", "--words", "10")
+    assert [m["status"] for m in first] == ["stored", "stored"] and first[1]["words"] == 10
+    again = lwa_json(ws, "embeddings", "one-hot", "--words", "10")  # same maps: kept
+    assert [m["status"] for m in again] == ["exists", "exists"]
+    scored = lwa_json(ws, "cca", "word", "--model", M, "--layer", "T1")
+    res = lwa(ws, "embeddings", "one-hot", "--words", "12", code=1)
+    assert "one-hot-word map" in res.output and "(10 words)" in res.output
+    assert "--force" in res.output and "stale" in res.output
+    assert lwa_json(ws, "cca", "word", "--model", M, "--layer", "T1")[0]["cached"]  # intact
+    replaced = lwa_json(ws, "embeddings", "one-hot", "--words", "12", "--force")
+    assert [m["status"] for m in replaced] == ["exists", "stored"]
+    assert replaced[1]["words"] == 12
+    assert not lwa_json(ws, "cca", "word", "--model", M, "--layer", "T1")[0]["cached"]
+    assert scored[0]["targets"] == "one-hot-word"
+    # A word-vector map read from another file is not replaced without --force either.
+    for shift, name in ((0.5, "a.txt"), (1.5, "b.txt")):
+        (tmp_path / name).write_text("".join(
+            f"w{i} " + " ".join(f"{i * shift + j:.2f}" for j in range(4)) + "\n"
+            for i in range(5)))
+    glove = ["embeddings", "glove", "--all-words", "--path"]
+    lwa(ws, *glove, str(tmp_path / "a.txt"))
+    res = lwa(ws, *glove, str(tmp_path / "b.txt"), code=1)
+    assert "glove map" in res.output and "(5 words)" in res.output and "--force" in res.output
+    assert lwa_json(ws, *glove, str(tmp_path / "a.txt"))[0]["status"] == "exists"
+    assert lwa_json(ws, *glove, str(tmp_path / "b.txt"), "--force")[0]["status"] == "stored"
+
+
 def test_options_are_part_of_the_provenance(ws):
     mi = ["mi", "phone", "--model", M, "--layer", "T1", "--train-split", "dev-clean",
           "--eval-split", "none", "--clusters", "12"]
@@ -197,6 +225,10 @@ def test_misspelt_registry_name_gets_a_hint(ws):
     res = lwa(ws, "extract", "--model", "wavlm_base_plus_randm", "--split", "dev-clean",
               code=2)
     assert "did you mean wavlm_base_plus_random?" in res.output
-    res = lwa(ws, "extract", "--model", "hubert_bse", "--checkpoint", ckpt(ws), "--split",
-              "dev-clean", "--layer", "T0")
+    args = ["extract", "--model", "hubert_bse", "--checkpoint", ckpt(ws), "--split",
+            "dev-clean", "--layer", "T0"]
+    res = lwa(ws, *args, code=2)  # a likely typo does not start a new model ...
+    assert "did you mean hubert_base?" in res.output and "--new-model" in res.output
+    assert not (ws / "features" / "hubert_bse").exists()
+    res = lwa(ws, *args, "--new-model")  # ... unless asked to
     assert "did you mean hubert_base?" in res.output

@@ -50,12 +50,15 @@ def _show_embeddings(summaries, as_json: bool) -> None:
 @embeddings_app.command("one-hot", cls=LwaCommand)
 def one_hot_cmd(ctx: typer.Context,
                 words: int = typer.Option(500, "--words", help="Top-W words to encode."),
+                force: bool = force_option(help="Replace stored maps that differ (results "
+                                                "computed from them become stale)."),
                 as_json: bool = JSON_OPT) -> None:
     """One-hot codes of the 39 phones and of the top-W words."""
     from lwa_cli.pipeline.embeddings import store_one_hot
 
     st = state(ctx)
-    _show_embeddings(store_one_hot(st.workspace, words=words, reporter=st.reporter), as_json)
+    _show_embeddings(store_one_hot(st.workspace, words=words, force=force,
+                                   reporter=st.reporter), as_json)
 
 
 def _vectors_command(name: str, what: str):
@@ -64,7 +67,8 @@ def _vectors_command(name: str, what: str):
                                           "without a word2vec header), .gz, or word2vec .bin."),
                 all_words: bool = typer.Option(False, "--all-words",
                                                help="Keep words absent from the corpus too."),
-                force: bool = force_option(help="Read the file again even if it is stored."),
+                force: bool = force_option(help="Read the file again even if it is stored; "
+                                                "replace a map read from another file."),
                 as_json: bool = JSON_OPT) -> None:
         from lwa_cli.pipeline.embeddings import store_word_vectors
 
@@ -85,7 +89,8 @@ def _oracle_command(name: str, what: str):
     def command(ctx: typer.Context,
                 path: Path = typer.Option(..., "--path", help="QVEC oracle file (word<TAB>"
                                           "{json tag: probability} lines; .gz too)."),
-                force: bool = force_option(help="Read the file again even if it is stored."),
+                force: bool = force_option(help="Read the file again even if it is stored; "
+                                                "replace a map read from another file."),
                 as_json: bool = JSON_OPT) -> None:
         from lwa_cli.pipeline.oracle_maps import store_oracle
 

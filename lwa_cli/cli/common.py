@@ -7,7 +7,7 @@ import json
 import os
 import re
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -113,10 +113,15 @@ class AppState:
     workspace: Workspace
     quiet: bool
     debug: bool
+    header: str | None = None  # what runs, for the top of a log (see `RichReporter`)
+    _reporter: RichReporter | None = field(default=None, init=False, repr=False)
 
     @property
     def reporter(self) -> RichReporter:
-        return RichReporter(err_console, quiet=self.quiet)
+        """The command's one reporter (its log header is printed once)."""
+        if self._reporter is None:
+            self._reporter = RichReporter(err_console, quiet=self.quiet, header=self.header)
+        return self._reporter
 
     def say(self, message: str) -> None:
         """A status line on stderr (not data: `--quiet` silences it), printed literally."""
@@ -200,29 +205,78 @@ def parse_named_paths(values: list[str], option: str = "--benchmark") -> dict[st
     return out
 
 
-def complete_model(incomplete: str) -> list[str]:
-    """Shell completion of registry model names."""
+def completion_workspace(ctx: Any) -> Workspace | None:
+    """The workspace of the command line being completed (``-w``/``LWA_WORKSPACE`` or the
+    default), or None when there is no context to read it from."""
+    find_root = getattr(ctx, "find_root", None)
+    if find_root is None:
+        return None
+    root = find_root()
+    obj = getattr(root, "obj", None)
+    if isinstance(obj, AppState):
+        return obj.workspace
+    path = (root.params or {}).get("workspace") or os.environ.get("LWA_WORKSPACE") \
+        or "lwa-workspace"
+    try:
+        return Workspace(Path(path))
+    except (OSError, RuntimeError, ValueError):
+        return None
+
+
+def _first(value: Any) -> str | None:
+    if isinstance(value, (list, tuple)):  # a repeatable option: the first one given
+        value = value[0] if value else None
+    return value if isinstance(value, str) else None
+
+
+def complete_model(ctx: typer.Context, incomplete: str) -> list[str]:
+    """Shell completion of model names: the workspace's models (with features or results)
+    first, then the registry's."""
     from lwa_cli.models.registry import REGISTRY
+    from lwa_cli.workspace.names import stored_models
 
-    return [name for name in REGISTRY if name.startswith(incomplete)]
-
-
-def complete_layer(ctx: typer.Context, incomplete: str) -> list[str]:
-    """Shell completion of layer names: those of the ``--model`` given so far (if any)."""
-    from lwa_cli.models.registry import layer_choices
-
-    model = (ctx.params or {}).get("model") if ctx is not None else None
-    if isinstance(model, (list, tuple)):  # a repeatable --model: the first one
-        model = model[0] if model else None
-    names = layer_choices(model if isinstance(model, str) else None)
+    ws = completion_workspace(ctx)
+    names = dict.fromkeys([*(stored_models(ws) if ws else []), *REGISTRY])
     return [name for name in names if name.startswith(incomplete)]
 
 
-def complete_split(incomplete: str) -> list[str]:
-    """Shell completion of split names (real and virtual)."""
-    from lwa_cli.data.corpus import SPLITS, VIRTUAL_SPLITS
+def complete_layer(ctx: typer.Context, incomplete: str) -> list[str]:
+    """Shell completion of layer names: those stored for the ``--model`` given so far (read
+    from its feature files), else those of its registry entry (or the largest one)."""
+    from lwa_cli.models.layers import is_conv
+    from lwa_cli.models.registry import layer_choices
+    from lwa_cli.workspace.names import stored_layers
 
-    return [s for s in (*SPLITS, *VIRTUAL_SPLITS) if s.startswith(incomplete)]
+    model = _first((getattr(ctx, "params", None) or {}).get("model"))
+    ws = completion_workspace(ctx)
+    stored = stored_layers(ws, model) if ws is not None and model else []
+    if stored:
+        groups = ["all", "C", "T"] if any(is_conv(n) for n in stored) else ["all", "T"]
+        names = groups + stored
+    else:
+        names = layer_choices(model)
+    return [name for name in names if name.startswith(incomplete)]
+
+
+def complete_split(ctx: typer.Context, incomplete: str) -> list[str]:
+    """Shell completion of split names: the workspace's (``sts`` too once prepared), then
+    the real and virtual splits lwa knows."""
+    from lwa_cli.data.corpus import SPLITS, VIRTUAL_SPLITS
+    from lwa_cli.workspace.names import stored_splits
+
+    ws = completion_workspace(ctx)
+    names = dict.fromkeys([*(stored_splits(ws) if ws else []), *SPLITS, *VIRTUAL_SPLITS])
+    return [s for s in names if s.startswith(incomplete)]
+
+
+def complete_sample(ctx: typer.Context, incomplete: str) -> list[str]:
+    """Shell completion of sample names drawn in the workspace (of the ``--split`` given)."""
+    from lwa_cli.workspace.names import stored_samples
+
+    ws = completion_workspace(ctx)
+    split = _first((getattr(ctx, "params", None) or {}).get("split"))
+    names = stored_samples(ws, split) if ws else []
+    return [s for s in names if s.startswith(incomplete)]
 
 
 def complete_from(options: tuple[str, ...]):
@@ -280,7 +334,8 @@ def train_eval_split_options(train_help: str, eval_help: str) -> tuple[Any, Any]
                          help=eval_help))
 
 
-SAMPLE_OPT = typer.Option("1", "--sample", help="Name of the sample (e.g. 1, 2 for resamples).")
+SAMPLE_OPT = typer.Option("1", "--sample", autocompletion=complete_sample,
+                          help="Name of the sample (e.g. 1, 2 for resamples).")
 LAYER_OPT = layer_option()
 JSON_OPT = typer.Option(False, "--json", help="Print the result as JSON on stdout.")
 FORCE_RESULTS_OPT = force_option()

@@ -54,6 +54,9 @@ def extract(
     seed: int = seed_option("the weights of *_random models"),
     force: bool = force_option(help="Extract again even if done, replacing features from other "
                                     "weights."),
+    new_model: bool = typer.Option(False, "--new-model",
+                                   help="Extract under a name close to a registry or workspace "
+                                        "model (otherwise refused as a likely typo)."),
     as_json: bool = JSON_OPT,
 ) -> None:
     """Extract layer-wise features of a model over a sample (resumable, shardable)."""
@@ -64,7 +67,7 @@ def extract(
         st.workspace, model=model, checkpoint=checkpoint, split=split, sample=sample,
         span=span, rep=rep, layers=layer, dtype=dtype, device=device,
         shard=parse_shard(shard), subset=subset, force=force, seed=seed,
-        reporter=st.reporter, download=download)
+        reporter=st.reporter, download=download, new_model=new_model)
     if as_json:
         print_json(asdict(summary))
     elif summary.status == "exists":

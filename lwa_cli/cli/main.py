@@ -11,6 +11,7 @@ bugs (traceback with ``--debug``). Messages are literal (see `cli.common.LITERAL
 from __future__ import annotations
 
 import os
+import shlex
 import sys
 from pathlib import Path
 
@@ -82,7 +83,14 @@ class LwaGroup(PlainFlagsGroup):
     """Keeps the exit-code contract whatever typer/click version is installed."""
 
     def parse_args(self, ctx, args):  # noqa: D401 - click API
+        ctx.meta["lwa_args"] = list(args)  # the command line, for a log's header
         return super().parse_args(ctx, hoist_global_options(list(args)))
+
+    def _main_shell_completion(self, ctx_args, prog_name, complete_var=None):
+        from lwa_cli.cli.completion import register
+
+        register()  # after typer's classes: fish leaves path values to fish
+        return super()._main_shell_completion(ctx_args, prog_name, complete_var)
 
     def invoke(self, ctx):  # noqa: D401 - click API
         try:
@@ -167,7 +175,14 @@ def main(
         from lwa_cli.threads import limit_threads
 
         limit_threads(threads)
-    ctx.obj = AppState(workspace=Workspace(workspace, wait=wait), quiet=quiet, debug=debug)
+    ws = Workspace(workspace, wait=wait)
+    ctx.obj = AppState(workspace=ws, quiet=quiet, debug=debug,
+                       header=log_header(ctx.meta.get("lwa_args", []), ws))
+
+
+def log_header(args: list[str], ws: Workspace) -> str:
+    """One line saying what runs: ``lwa 0.5.0 | lwa cca phone --model m | workspace /ws``."""
+    return f"lwa {__version__} | lwa {shlex.join(args)} | workspace {ws.root}"
 
 
 # A command is registered here only once it works end to end.

@@ -18,6 +18,7 @@ from lwa_cli.cli.common import (
     state,
 )
 from lwa_cli.errors import LwaUsageError
+from lwa_cli.progress import plural
 
 
 def _number(value: float | None) -> str:
@@ -103,7 +104,8 @@ def report(ctx: typer.Context,
                                               autocompletion=complete_from(ANALYSIS_NAMES),
                                               help="Report only this analysis, e.g. cca-mel "
                                                    "(repeatable)."),
-           fmt: str = typer.Option("png", "--format", help="Figure format: png, pdf or svg."),
+           fmt: str = typer.Option("png", "--format", help="Figure format: png, pdf or svg.",
+                                   autocompletion=complete_from(("png", "pdf", "svg"))),
            dpi: int = typer.Option(150, "--dpi", min=1, help="Figure resolution (dots/inch)."),
            ylim: list[str] = typer.Option([], "--ylim",
                                           help="Fixed y range, e.g. cca-mel=0:1 or "
@@ -121,8 +123,14 @@ def report(ctx: typer.Context,
            colors: list[str] = typer.Option([], "--colors",
                                             help="Pin a model's colour, e.g. "
                                                  "hubert_base=#0072B2 (repeatable)."),
+           table: bool = typer.Option(False, "--table",
+                                      help="Print the table of results on stdout (the paths "
+                                           "written go to stderr then)."),
            as_json: bool = JSON_OPT) -> None:
-    """Gather stored results: table, results.csv/.json, figures (+ figures.json), index.html."""
+    """Gather stored results: results.csv/.json, figures (+ figures.json), index.html.
+
+    Prints the paths written on stdout, the page first (`--table`: the results instead).
+    """
     st = state(ctx)
     from lwa_cli.report import build_report
     from lwa_cli.report.analyses import load_names
@@ -140,9 +148,17 @@ def report(ctx: typer.Context,
     if as_json:
         print_json(summary.to_dict())
         return
-    out_console.print(report_table(summary.rows))
-    for name in ("profile", "overview"):
-        if name in summary.plots:
-            st.say(f"{name} figure: {summary.plots[name]}")
-    st.say(f"report: {summary.html}")
-    st.say(f"tables: {summary.csv}, {summary.json}; figure data: {summary.figures}")
+    paths = [summary.html, summary.csv, summary.json, summary.figures,
+             *summary.plots.values()]
+    models = {r["model"] for r in summary.rows}
+    analyses = {r["analysis"] for r in summary.rows}
+    st.say(f"report of {plural(summary.n_records, 'result')} ({plural(len(models), 'model')}, "
+           f"{plural(len(analyses), 'analysis')}): {plural(len(summary.plots), 'figure')} "
+           f"in {summary.out_dir}")
+    if table:
+        out_console.print(report_table(summary.rows))
+        for path in paths:
+            st.say(str(path))
+    else:
+        for path in paths:
+            typer.echo(str(path))

@@ -9,6 +9,7 @@ from rich.table import Table
 
 from lwa_cli.choices import ANALYSIS_NAMES
 from lwa_cli.cli.common import (
+    JSON_OPT,
     LAYER_HELP,
     complete_from,
     layer_option,
@@ -71,21 +72,31 @@ def results(ctx: typer.Context,
                                               help="Only this measure: score, or e.g. macro "
                                                    "for wordsim (repeatable)."),
             fmt: str = typer.Option("table", "--format",
-                                    help="Output: table, csv, tsv or json.")) -> None:
+                                    help="Output: table, csv, tsv or json."),
+            as_json: bool = JSON_OPT) -> None:
     """Print stored results: mean ± std over samples and iterations, n, CV-trial spread.
 
     Stale results (inputs changed since) are left out and counted on stderr, as in
-    `lwa report`.
+    `lwa report`. `--json` is `--format json`.
     """
     from lwa_cli.results import FORMATS, format_summary, gather
 
     if fmt not in FORMATS:
         raise LwaUsageError(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}")
+    if as_json:
+        if fmt not in ("table", "json"):
+            raise LwaUsageError(f"--json and --format {fmt} ask for two outputs; give one")
+        fmt = "json"
     st = state(ctx)
     got = gather(st.workspace, model=model or None, analysis=analysis or None,
                  split=split or None, layer=layer or None)
     rows = got.aggregated
     if measure:
+        known = sorted({r["measure"] for r in rows})
+        unknown = [m for m in measure if m not in known]
+        if unknown:
+            raise LwaUsageError(f"--measure {unknown[0]}: no such measure in these results "
+                                f"(they have: {', '.join(known) or 'none'})")
         rows = [r for r in rows if r["measure"] in set(measure)]
     if got.stale:
         from lwa_cli.report.collect import stale_warning

@@ -14,7 +14,8 @@ _COLUMNS = {
     "samples": ("split", "kind", "sample", "seed", "utterances", "tokens", "state", "in_use"),
     "features": ("model", "split", "sample", "file", "state", "layers", "rows", "size_mib",
                  "in_use"),
-    "results": ("analysis", "model", "split", "sample", "fresh", "stale", "layers", "why"),
+    "results": ("analysis", "model", "split", "sample", "fresh", "stale", "layers", "variants",
+                "why"),
 }
 
 

@@ -11,6 +11,7 @@ partial file, so memory stays flat and a killed run continues where it stopped.
 from __future__ import annotations
 
 import ctypes
+import difflib
 import functools
 import time
 from collections.abc import Callable, Sequence
@@ -39,6 +40,7 @@ from lwa_cli.workspace.features import (
     partial_path,
 )
 from lwa_cli.workspace.locks import read_lock, write_lock
+from lwa_cli.workspace.names import stored_models
 from lwa_cli.workspace.samples import Sample, load_sample, sample_fingerprint
 
 
@@ -165,7 +167,7 @@ def extract_features(ws: Workspace, *, model: str, checkpoint: Path | None, spli
                      subset: int | None = None, force: bool = False, seed: int = 0,
                      reporter: Reporter = SILENT,
                      loaded: LoadedModel | None = None,
-                     download: bool = False) -> ExtractSummary:
+                     download: bool = False, new_model: bool = False) -> ExtractSummary:
     """Extract the layers of `model` over a sample into the workspace (see module doc).
 
     The target file is held under a write lock and the sample under a read lock for the
@@ -174,7 +176,8 @@ def extract_features(ws: Workspace, *, model: str, checkpoint: Path | None, spli
     from the current sample with the same weights and holds the layers asked for; one from
     another checkpoint is refused unless `force`. `loaded` lets a caller reuse an already
     loaded model (the API's batch use); `download` lets a hub id missing from the local
-    Hugging Face cache be fetched (models/hub.py).
+    Hugging Face cache be fetched (models/hub.py). A `model` name close to a registry name or
+    to a model of the workspace (a likely typo) is refused unless `new_model`.
     """
     if span not in SPANS:
         raise param_error("span", span, f"is not one of {', '.join(SPANS)}")
@@ -183,6 +186,8 @@ def extract_features(ws: Workspace, *, model: str, checkpoint: Path | None, spli
     if dtype not in ("float32", "float16"):
         raise param_error("dtype", dtype, "is not one of float32, float16")
     ws.check()
+    if loaded is None:  # before any file or lock is made under the name
+        _check_model_name(ws, model, checkpoint, new_model, reporter)
     stem = feature_stem(span, rep)
     path = ws.features_path(model, split, sample, stem, part_name(subset, shard))
     whole = ws.features_path(model, split, sample, stem)
@@ -198,8 +203,6 @@ def extract_features(ws: Workspace, *, model: str, checkpoint: Path | None, spli
                     return _existing(done, layers, rep, len(units))
                 reporter.info(f"{done.name}: stale ({reason}) → extracting again")
                 stale.append(done)
-        if loaded is None:
-            _check_model_name(model, checkpoint, reporter)
         lm = loaded or load_model(model, checkpoint, device=resolve_device_name(device),
                                   seed=seed, download=download)
         for note in lm.notes:
@@ -226,15 +229,33 @@ def extract_features(ws: Workspace, *, model: str, checkpoint: Path | None, spli
         return _run(ws, lm, smp, units, tokens, path, meta, reporter)
 
 
-def _check_model_name(model: str, checkpoint: Path | None, reporter: Reporter) -> None:
-    """A name outside the registry needs a checkpoint; a near miss of a registry name is
-    probably a typo, so say which name was meant."""
+#: difflib similarity from which a new model name is taken for a typo of a known one:
+#: ``hubert_bse`` (0.95), ``wavlm_base_plus_randm`` (0.98), ``demo_wav2vec`` (0.96) are;
+#: ``fastvgs_plus_tiny`` next to ``fastvgs_plus_coco`` (0.76) is not.
+TYPO_SIMILARITY = 0.88
+
+
+def _check_model_name(ws: Workspace, model: str, checkpoint: Path | None, new_model: bool,
+                      reporter: Reporter) -> None:
+    """A name outside the registry needs a checkpoint; a near miss of a registry name or of
+    a model the workspace holds is probably a typo: refused unless `new_model`, so that a
+    misspelling never starts a new model in the workspace."""
     if get_spec(model) is not None:
         return
-    hint = did_you_mean(model, REGISTRY)
+    known = stored_models(ws)
+    if model in known:
+        return
+    hint = did_you_mean(model, [*REGISTRY, *known])
     if checkpoint is None:
         raise LwaUsageError(f"model {model!r} is not in the registry{hint}; pass --checkpoint "
                             "PATH for your own model (see `lwa models`)")
+    # A typo is a name one or two edits away (similarity ≥ TYPO_SIMILARITY), refused; a
+    # looser resemblance (fastvgs_plus_tiny ~ fastvgs_plus_coco) only gets the hint.
+    typo = difflib.get_close_matches(model, [*REGISTRY, *known], n=1, cutoff=TYPO_SIMILARITY)
+    if typo and not new_model:
+        raise LwaUsageError(f"model {model!r} is neither in the registry nor in the "
+                            f"workspace{hint}; pass --new-model to extract {checkpoint} under "
+                            "this new name", params=("new_model",))
     if hint:
         reporter.warn(f"model {model!r} is not in the registry{hint}; its architecture is read "
                       f"from {checkpoint}")

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from lwa_cli.errors import LwaError, LwaUsageError
+from lwa_cli.errors import LwaError, LwaUsageError, did_you_mean
 from lwa_cli.models.layers import parse_layers
 from lwa_cli.workspace import Workspace
 from lwa_cli.workspace.features import FeatureFile, find_partials, find_parts
+from lwa_cli.workspace.names import feature_models
 from lwa_cli.workspace.samples import sample_fingerprint
 
 
@@ -55,9 +56,19 @@ def open_features(ws: Workspace, model: str, split: str, sample: str, span: str,
                        f"--span {span}{' --rep local' if rep == 'local' else ''}`")
     hint = " (an unfinished run exists: rerun it to resume)" if find_partials(directory, stem) \
         else ""
+    if not hint and model not in (have := feature_models(ws)):
+        raise LwaUsageError(
+            f"no features of model {model!r} in {ws.root}{did_you_mean(model, have)}; "
+            f"{_have_models(have)} (to add it: `lwa extract --model {model} --checkpoint CKPT "
+            f"--split {split} --sample {sample} --span {span}"
+            f"{' --rep local' if rep == 'local' else ''}`)")
     raise LwaError(f"no {stem} features of {model} for {split}, sample {sample}{hint}; run "
                    f"`lwa extract --model {model} --checkpoint CKPT --split {split} --sample "
                    f"{sample} --span {span}{' --rep local' if rep == 'local' else ''}`")
+
+
+def _have_models(have: Sequence[str]) -> str:
+    return f"it has features of {', '.join(have)}" if have else "it has no features yet"
 
 
 def select_layers(features: FeatureFile, layers: Sequence[str] | None, *,

@@ -17,7 +17,7 @@ import numpy as np
 from lwa_cli.analysis.oracles import Oracle, read_oracle
 from lwa_cli.choices import ATTRIBUTE_MAPS
 from lwa_cli.errors import LwaError, LwaUsageError
-from lwa_cli.pipeline.embeddings import EmbeddingsSummary
+from lwa_cli.pipeline.embeddings import EmbeddingsSummary, refuse_replacing
 from lwa_cli.progress import SILENT, Reporter
 from lwa_cli.workspace import Workspace
 from lwa_cli.workspace.core import open_h5
@@ -42,7 +42,8 @@ def store_oracle(ws: Workspace, name: str, path: Path, *, force: bool = False,
                  reporter: Reporter = SILENT) -> EmbeddingsSummary:
     """Read an oracle file and store it as the embedding map `name` (semantic / syntactic).
 
-    A map already stored from the same file (same bytes) is kept unless `force`.
+    A map already stored from the same file (same bytes) is kept unless `force`; another
+    stored map is replaced only with `force`.
 
     Raises
     ------
@@ -60,7 +61,8 @@ def store_oracle(ws: Workspace, name: str, path: Path, *, force: bool = False,
         reporter.info(f"{name}: stored from the same file (--force reads it again)")
         return EmbeddingsSummary(name, str(ws.embeddings_path(name)), len(words),
                                  int(matrix.shape[1]), str(path), status="exists")
-    oracle = read_oracle(path)
+    oracle = read_oracle(path)  # a malformed file is reported first
+    refuse_replacing(ws, name, force, f"read from {path}")
     stored = save_embeddings(ws, name, oracle.words, oracle.matrix, source=str(path.resolve()),
                              options=OPTIONS, source_fingerprint=source_fp,
                              dtype=np.float64, tags=list(oracle.tags))

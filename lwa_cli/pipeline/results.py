@@ -112,14 +112,34 @@ class ResultSpec:
 
 
 def score_layers(ws: Workspace, spec: ResultSpec, layers: Sequence[str],
-                 score: Callable[[str], dict[str, Any]], *, force: bool = False,
-                 reporter: Reporter = SILENT) -> list[dict[str, Any]]:
-    """Records of every layer in `layers` (stored, or computed now by `score(layer)`)."""
+                 score: Callable[..., dict[str, Any]], *, force: bool = False,
+                 reporter: Reporter = SILENT,
+                 work: tuple[int, str] | None = None) -> list[dict[str, Any]]:
+    """Records of every layer in `layers` (stored, or computed now by `score(layer)`).
+
+    Progress advances per layer; with ``work=(n, unit)`` (e.g. ``(30, "candidate")``: the
+    units of work of one layer) it advances per unit instead: `score` is then called as
+    ``score(layer, progress)`` and calls ``progress()`` after each unit. A layer reused from
+    the store, or one that ends with fewer calls, counts its `n` units when done.
+    """
+    per_layer, unit = work if work else (1, "layer")
+    if per_layer < 1:
+        raise ValueError(f"work must have at least one unit per layer, not {per_layer}")
     records = []
-    with reporter.task(f"{spec.analysis} {spec.model}", len(layers), "layer") as advance:
+    with reporter.task(f"{spec.analysis} {spec.model}", len(layers) * per_layer,
+                       unit) as advance:
         for layer in layers:
-            records.append(_one_layer(ws, spec, layer, score, force, reporter))
-            advance(1)
+            done = [0]
+
+            def progress(n: int = 1, done: list[int] = done) -> None:
+                step = min(n, per_layer - done[0])  # never past the layer's share
+                if step > 0:
+                    done[0] += step
+                    advance(step)
+
+            scorer = score if work is None else (lambda name, p=progress: score(name, p))
+            records.append(_one_layer(ws, spec, layer, scorer, force, reporter))
+            progress(per_layer)
     return records
 
 

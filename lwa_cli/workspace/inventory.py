@@ -99,20 +99,40 @@ def _features(ws: Workspace, checker: FreshnessChecker) -> list[dict[str, Any]]:
     return out
 
 
+def _variant_tag(record: dict[str, Any]) -> str:
+    """The variant of a result: its file's tag (``T3.<tag>.json``), ``default`` without."""
+    _, _, tag = Path(record.get("file", "")).stem.partition(".")
+    return tag or "default"
+
+
 def _results(ws: Workspace, checker: FreshnessChecker) -> list[dict[str, Any]]:
+    """Result groups per (analysis, model, split, sample): counts of fresh and stale result
+    files, and the distinct layers and variants (file tags: AWD distances, MI iterations,
+    ...) of each; a layer scored in two variants is one layer."""
+    from lwa_cli.models.layers import layer_sort_key, split_layer
+
+    def order(name: str) -> tuple:  # layers in model order, anything else after
+        return (0, layer_sort_key(name), "") if split_layer(name) else (1, (0, 0), str(name))
+
     groups: dict[tuple, dict[str, Any]] = defaultdict(
-        lambda: {"fresh": 0, "stale": 0, "layers": [], "stale_layers": [], "why": None})
+        lambda: {"fresh": 0, "stale": 0, "layers": set(), "variants": set(),
+                 "stale_layers": set(), "why": None})
     for record in load_results(ws):
         key = (record["analysis"], record["model"], record["split"], str(record["sample"]))
         group = groups[key]
         reason = checker.stale_reason(record)
         if reason is None:
             group["fresh"] += 1
-            group["layers"].append(record["layer"])
+            group["layers"].add(record["layer"])
+            group["variants"].add(_variant_tag(record))
         else:
             group["stale"] += 1
-            group["stale_layers"].append(record["layer"])
+            group["stale_layers"].add(record["layer"])
             group["why"] = group["why"] or reason
+    for group in groups.values():
+        for name in ("layers", "stale_layers"):
+            group[name] = sorted(group[name], key=order)
+        group["variants"] = sorted(group["variants"])
     return [{"analysis": a, "model": m, "split": s, "sample": k, **g}
             for (a, m, s, k), g in sorted(groups.items())]
 

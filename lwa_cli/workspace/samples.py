@@ -90,8 +90,11 @@ def load_sample(ws: Workspace, split: str, kind: str, name: str) -> Sample:
                        f"are made by `lwa prepare-sts --from DIR_OR_TSV --name {name}` (split "
                        "sts)")
     if not path.is_file():
+        have = sorted(f"{p.parent.name}/{p.stem.split('-', 1)[1]}"
+                      for p in (ws.root / "samples").glob(f"*/{kind}-*.h5"))
+        listed = f" (it has {kind} samples {', '.join(have)}: split/name)" if have else ""
         raise LwaError(
-            f"no {kind} sample {name!r} for split {split} in {ws.root}; run "
+            f"no {kind} sample {name!r} for split {split} in {ws.root}{listed}; run "
             f"`lwa sample {kind} --split {split} --sample {name}` first")
     with open_h5(path, KIND) as f:
         utts = read_columns(f, "utterances")

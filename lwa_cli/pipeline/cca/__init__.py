@@ -168,6 +168,11 @@ def _sources(files: dict) -> str:
     return ", ".join(str(f.path) for f in files.values() if isinstance(f, FeatureFile))
 
 
+#: Cross-validation trials and ε candidates per trial of `cross_validated_pwcca`'s defaults:
+#: the units of work a layer's progress counts.
+CV_TRIALS, CV_CANDIDATES = 3, 6
+
+
 def run_cca(ws: Workspace, experiment: str, *, model: str, split: str = "dev-clean",
             sample: str = "1", layers: Sequence[str] | None = None, base_layer: str = "T0",
             other_model: str | None = None, metric: str = "pwcca", mean_score: bool = False,
@@ -220,19 +225,22 @@ def run_cca(ws: Workspace, experiment: str, *, model: str, split: str = "dev-cle
         spec = ResultSpec.build(f"cca-{experiment}", model, split, sample, inputs, options,
                                 extra)
 
-        def score(name: str) -> dict:
+        def score(name: str, progress) -> dict:
             x, y, labels = _views(experiment, name, files, base_layer)
             res = cross_validated_pwcca(x, y, labels, seed=seed, metric=metric,
                                         mean_score=mean_score, svd_keep=svd_keep,
                                         null_tol=null_tol, device=device,
-                                        name=f"layer {name} ({_sources(files)})")
+                                        name=f"layer {name} ({_sources(files)})",
+                                        progress=progress)
             return {"score": res.score, "n": res.n, "dims": [res.dx, res.dy],
                     "dims_kept": res.dims_kept, "chosen_eps": res.chosen_eps,
                     "trial_scores": res.trial_scores, "trials_skipped": len(res.skipped),
                     "svd_keep": res.svd_keep, "null_dims_dropped": res.null_dims_dropped,
                     "n_directions": res.n_directions}
 
-        return score_layers(ws, spec, names, score, force=force, reporter=reporter)
+        work = (CV_TRIALS, "CV trial") if metric == "cka" else \
+            (CV_TRIALS * CV_CANDIDATES, "CV candidate")
+        return score_layers(ws, spec, names, score, force=force, reporter=reporter, work=work)
     finally:
         for f in files.values():
             if isinstance(f, FeatureFile):
