@@ -5,7 +5,8 @@ mean-pooled frames of each sampled segment (SPEC §4); the utt span one mean ove
 of each utterance; ``rep="local"`` stores the conv layers
 box-averaged to 10 ms together with the aligned log-mel frames. Utterances are processed one
 at a time (padding would change group-norm models' outputs) and appended to a resumable
-partial file, so memory stays flat and a killed run continues where it stopped.
+partial file, so memory stays flat and a killed run continues where it stopped. Audio is
+read ahead and rows are pooled and written behind the forward pass (pipeline/extract_io.py).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from lwa_cli.models.hub import checkpoint_fingerprint
 from lwa_cli.models.layers import is_conv, parse_layers, valid_range
 from lwa_cli.models.loading import LoadedModel, load_model
 from lwa_cli.models.registry import REGISTRY, ModelSpec, get_spec
+from lwa_cli.pipeline.extract_io import WriteBehind, read_ahead
 from lwa_cli.pipeline.inputs import feature_stem, resolve_device_name
 from lwa_cli.pipeline.rows import SegmentProblems, frame_rows, token_rows, utterance_rows
 from lwa_cli.progress import SILENT, Reporter
@@ -165,7 +167,7 @@ def extract_features(ws: Workspace, *, model: str, checkpoint: Path | None, spli
                      subset: int | None = None, force: bool = False, seed: int = 0,
                      reporter: Reporter = SILENT,
                      loaded: LoadedModel | None = None,
-                     download: bool = False) -> ExtractSummary:
+                     download: bool = False, overlap: bool = True) -> ExtractSummary:
     """Extract the layers of `model` over a sample into the workspace (see module doc).
 
     The target file is held under a write lock and the sample under a read lock for the
@@ -174,7 +176,9 @@ def extract_features(ws: Workspace, *, model: str, checkpoint: Path | None, spli
     from the current sample with the same weights and holds the layers asked for; one from
     another checkpoint is refused unless `force`. `loaded` lets a caller reuse an already
     loaded model (the API's batch use); `download` lets a hub id missing from the local
-    Hugging Face cache be fetched (models/hub.py).
+    Hugging Face cache be fetched (models/hub.py). `overlap` reads audio ahead and pools and
+    writes behind the forward pass in two threads (pipeline/extract_io.py); the file is
+    bit-identical either way.
     """
     if span not in SPANS:
         raise param_error("span", span, f"is not one of {', '.join(SPANS)}")
@@ -221,7 +225,7 @@ def extract_features(ws: Workspace, *, model: str, checkpoint: Path | None, spli
                 "units": units.tolist(), "lwa_version": __version__}
         if mel_every(lm.spec, span, rep):
             meta["mel_every"] = mel_every(lm.spec, span, rep)
-        return _run(ws, lm, smp, units, tokens, path, meta, reporter)
+        return _run(ws, lm, smp, units, tokens, path, meta, reporter, overlap)
 
 
 def _check_model_name(model: str, checkpoint: Path | None, reporter: Reporter) -> None:
@@ -240,7 +244,7 @@ def _check_model_name(model: str, checkpoint: Path | None, reporter: Reporter) -
 
 def _run(ws: Workspace, lm: LoadedModel, smp: Sample, units: np.ndarray,
          tokens: np.ndarray | None, path: Path, meta: dict,
-         reporter: Reporter) -> ExtractSummary:
+         reporter: Reporter, overlap: bool = True) -> ExtractSummary:
     """Process the utterances not yet done into the partial file, then move it into place."""
     span, rep, names = meta["span"], meta["rep"], meta["layers"]
     writer = FeatureWriter(path, meta, meta["dtype"])
@@ -254,27 +258,31 @@ def _run(ws: Workspace, lm: LoadedModel, smp: Sample, units: np.ndarray,
             reporter.info(f"resuming {path.name}: {len(units) - len(todo)} of {len(units)} "
                           "utterances already done")
         problems = SegmentProblems()
-        rows = 0
-        audio_seconds = 0.0
         t0 = time.perf_counter()
+        seconds = [0.0, 0]  # audio seconds and rows written, updated by the writer
+
+        def store(unit: int, wave: np.ndarray, out: dict[str, np.ndarray]) -> None:
+            if span == "utt":
+                block = utterance_rows(out, unit)
+            elif smp.tokens is None:
+                block = frame_rows(out, wave, rep, meta.get("mel_every"))
+            else:
+                block = token_rows(smp, tokens, unit, out, span, problems,
+                                   lm.spec.frame_period_s)
+            writer.append(unit, block)
+            del out, block
+            release_memory()
+            seconds[0] += len(wave) / 16000
+            seconds[1] += writer.last_rows
+
         with reporter.task(f"{meta['model']} {path.stem} {smp.split}", len(todo),
-                           "utt") as advance:
-            for unit in todo:
-                wave = load_audio(smp.audio_paths[unit])
-                out = extract_layers(lm, wave, names)
-                if span == "utt":
-                    block = utterance_rows(out, unit)
-                elif smp.tokens is None:
-                    block = frame_rows(out, wave, rep, meta.get("mel_every"))
-                else:
-                    block = token_rows(smp, tokens, unit, out, span, problems,
-                                        lm.spec.frame_period_s)
-                writer.append(unit, block)
-                del out, block
-                release_memory()
-                rows += writer.last_rows
-                audio_seconds += len(wave) / 16000
+                           "utt") as advance, \
+                WriteBehind(store, overlap=overlap) as behind:
+            for unit, wave in read_ahead(todo, lambda u: load_audio(smp.audio_paths[u]),
+                                         overlap=overlap):
+                behind.submit(unit, wave, extract_layers(lm, wave, names))
                 advance(1, seconds=len(wave) / 16000)
+        audio_seconds, rows = seconds
         wall = time.perf_counter() - t0
         if problems.clipped or problems.dropped:
             reporter.warn(problems.message())
