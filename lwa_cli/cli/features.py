@@ -54,6 +54,9 @@ def extract(
     seed: int = seed_option("the weights of *_random models"),
     force: bool = force_option(help="Extract again even if done, replacing features from other "
                                     "weights."),
+    overlap: bool = typer.Option(True, "--overlap/--no-overlap",
+                                 help="Read audio ahead and pool/write features behind the "
+                                      "forward pass in two threads (same file either way)."),
     as_json: bool = JSON_OPT,
 ) -> None:
     """Extract layer-wise features of a model over a sample (resumable, shardable)."""
@@ -64,7 +67,7 @@ def extract(
         st.workspace, model=model, checkpoint=checkpoint, split=split, sample=sample,
         span=span, rep=rep, layers=layer, dtype=dtype, device=device,
         shard=parse_shard(shard), subset=subset, force=force, seed=seed,
-        reporter=st.reporter, download=download)
+        reporter=st.reporter, download=download, overlap=overlap)
     if as_json:
         print_json(asdict(summary))
     elif summary.status == "exists":
