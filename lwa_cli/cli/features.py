@@ -57,6 +57,10 @@ def extract(
     overlap: bool = typer.Option(True, "--overlap/--no-overlap",
                                  help="Read audio ahead and pool/write features behind the "
                                       "forward pass in two threads (same file either way)."),
+    batch_seconds: float = typer.Option(
+        None, "--batch-seconds", min=0,
+        help="Padded audio seconds per forward pass for models certified exact when batched "
+             "(0: one utterance at a time; default: 120 with --device cuda, 0 on the CPU)."),
     as_json: bool = JSON_OPT,
 ) -> None:
     """Extract layer-wise features of a model over a sample (resumable, shardable)."""
@@ -67,7 +71,8 @@ def extract(
         st.workspace, model=model, checkpoint=checkpoint, split=split, sample=sample,
         span=span, rep=rep, layers=layer, dtype=dtype, device=device,
         shard=parse_shard(shard), subset=subset, force=force, seed=seed,
-        reporter=st.reporter, download=download, overlap=overlap)
+        reporter=st.reporter, download=download, overlap=overlap,
+        batch_seconds=batch_seconds)
     if as_json:
         print_json(asdict(summary))
     elif summary.status == "exists":

@@ -30,6 +30,13 @@ from lwa_cli.models.hub import checkpoint_fingerprint
 from lwa_cli.models.layers import is_conv, parse_layers, valid_range
 from lwa_cli.models.loading import LoadedModel, load_model
 from lwa_cli.models.registry import REGISTRY, ModelSpec, get_spec
+from lwa_cli.pipeline.extract_batch import (
+    CERTIFY_UTTERANCES,
+    batch_plan,
+    check_batch_seconds,
+    forward_window,
+    windows,
+)
 from lwa_cli.pipeline.extract_io import WriteBehind, read_ahead
 from lwa_cli.pipeline.inputs import feature_stem, resolve_device_name
 from lwa_cli.pipeline.rows import SegmentProblems, frame_rows, token_rows, utterance_rows
@@ -167,7 +174,8 @@ def extract_features(ws: Workspace, *, model: str, checkpoint: Path | None, spli
                      subset: int | None = None, force: bool = False, seed: int = 0,
                      reporter: Reporter = SILENT,
                      loaded: LoadedModel | None = None,
-                     download: bool = False, overlap: bool = True) -> ExtractSummary:
+                     download: bool = False, overlap: bool = True,
+                     batch_seconds: float | None = None) -> ExtractSummary:
     """Extract the layers of `model` over a sample into the workspace (see module doc).
 
     The target file is held under a write lock and the sample under a read lock for the
@@ -178,7 +186,8 @@ def extract_features(ws: Workspace, *, model: str, checkpoint: Path | None, spli
     loaded model (the API's batch use); `download` lets a hub id missing from the local
     Hugging Face cache be fetched (models/hub.py). `overlap` reads audio ahead and pools and
     writes behind the forward pass in two threads (pipeline/extract_io.py); the file is
-    bit-identical either way.
+    bit-identical either way. `batch_seconds` runs certified models in padded batches
+    (pipeline/extract_batch.py; None: on a GPU only, 0: off).
     """
     if span not in SPANS:
         raise param_error("span", span, f"is not one of {', '.join(SPANS)}")
@@ -186,6 +195,7 @@ def extract_features(ws: Workspace, *, model: str, checkpoint: Path | None, spli
         raise param_error("rep", rep, f"is not one of {', '.join(REPS)}")
     if dtype not in ("float32", "float16"):
         raise param_error("dtype", dtype, "is not one of float32, float16")
+    check_batch_seconds(batch_seconds)
     ws.check()
     stem = feature_stem(span, rep)
     path = ws.features_path(model, split, sample, stem, part_name(subset, shard))
@@ -225,7 +235,7 @@ def extract_features(ws: Workspace, *, model: str, checkpoint: Path | None, spli
                 "units": units.tolist(), "lwa_version": __version__}
         if mel_every(lm.spec, span, rep):
             meta["mel_every"] = mel_every(lm.spec, span, rep)
-        return _run(ws, lm, smp, units, tokens, path, meta, reporter, overlap)
+        return _run(ws, lm, smp, units, tokens, path, meta, reporter, overlap, batch_seconds)
 
 
 def _check_model_name(model: str, checkpoint: Path | None, reporter: Reporter) -> None:
@@ -244,7 +254,8 @@ def _check_model_name(model: str, checkpoint: Path | None, reporter: Reporter) -
 
 def _run(ws: Workspace, lm: LoadedModel, smp: Sample, units: np.ndarray,
          tokens: np.ndarray | None, path: Path, meta: dict,
-         reporter: Reporter, overlap: bool = True) -> ExtractSummary:
+         reporter: Reporter, overlap: bool = True,
+         batch_seconds: float | None = None) -> ExtractSummary:
     """Process the utterances not yet done into the partial file, then move it into place."""
     span, rep, names = meta["span"], meta["rep"], meta["layers"]
     writer = FeatureWriter(path, meta, meta["dtype"])
@@ -258,6 +269,8 @@ def _run(ws: Workspace, lm: LoadedModel, smp: Sample, units: np.ndarray,
             reporter.info(f"resuming {path.name}: {len(units) - len(todo)} of {len(units)} "
                           "utterances already done")
         problems = SegmentProblems()
+        max_samples, cert = batch_plan(ws, lm, batch_seconds, lambda: [
+            load_audio(p) for p in smp.audio_paths[:CERTIFY_UTTERANCES]], reporter)
         t0 = time.perf_counter()
         seconds = [0.0, 0]  # audio seconds and rows written, updated by the writer
 
@@ -278,10 +291,14 @@ def _run(ws: Workspace, lm: LoadedModel, smp: Sample, units: np.ndarray,
         with reporter.task(f"{meta['model']} {path.stem} {smp.split}", len(todo),
                            "utt") as advance, \
                 WriteBehind(store, overlap=overlap) as behind:
-            for unit, wave in read_ahead(todo, lambda u: load_audio(smp.audio_paths[u]),
-                                         overlap=overlap):
-                behind.submit(unit, wave, extract_layers(lm, wave, names))
-                advance(1, seconds=len(wave) / 16000)
+            for window in windows(read_ahead(todo, lambda u: load_audio(smp.audio_paths[u]),
+                                             overlap=overlap), max_samples):
+                outs = ([extract_layers(lm, window[0][1], names)] if max_samples is None else
+                        forward_window(lm, [w for _, w in window], names, max_samples))
+                for (unit, wave), out in zip(window, outs, strict=True):
+                    behind.submit(unit, wave, out)
+                    advance(1, seconds=len(wave) / 16000)
+                del outs
         audio_seconds, rows = seconds
         wall = time.perf_counter() - t0
         if problems.clipped or problems.dropped:
@@ -290,7 +307,9 @@ def _run(ws: Workspace, lm: LoadedModel, smp: Sample, units: np.ndarray,
         writer.finish({"clipped_segments": problems.clipped,
                        "dropped_segments": problems.dropped,
                        "segment_examples": problems.examples,
-                       "audio_seconds": audio_seconds, "wall_seconds": wall})
+                       "audio_seconds": audio_seconds, "wall_seconds": wall,
+                       "batching": {"max_seconds": (max_samples or 0) / 16000,
+                                    "certificate": cert}})
     finally:
         writer.close()
     return ExtractSummary(str(path), "resumed" if writer.resumed else "extracted", names,
