@@ -29,12 +29,14 @@ from lwa_cli.models.capture import extract_layers
 from lwa_cli.models.hub import checkpoint_fingerprint
 from lwa_cli.models.layers import is_conv, parse_layers, valid_range
 from lwa_cli.models.loading import LoadedModel, load_model
+from lwa_cli.models.precision import check_compute_dtype, compute_precision
 from lwa_cli.models.registry import REGISTRY, ModelSpec, get_spec
 from lwa_cli.pipeline.extract_batch import (
     CERTIFY_UTTERANCES,
     batch_plan,
     check_batch_seconds,
     forward_window,
+    precision_check,
     windows,
 )
 from lwa_cli.pipeline.extract_io import WriteBehind, read_ahead
@@ -175,7 +177,8 @@ def extract_features(ws: Workspace, *, model: str, checkpoint: Path | None, spli
                      reporter: Reporter = SILENT,
                      loaded: LoadedModel | None = None,
                      download: bool = False, overlap: bool = True,
-                     batch_seconds: float | None = None) -> ExtractSummary:
+                     batch_seconds: float | None = None,
+                     dtype_compute: str = "float32") -> ExtractSummary:
     """Extract the layers of `model` over a sample into the workspace (see module doc).
 
     The target file is held under a write lock and the sample under a read lock for the
@@ -187,7 +190,8 @@ def extract_features(ws: Workspace, *, model: str, checkpoint: Path | None, spli
     Hugging Face cache be fetched (models/hub.py). `overlap` reads audio ahead and pools and
     writes behind the forward pass in two threads (pipeline/extract_io.py); the file is
     bit-identical either way. `batch_seconds` runs certified models in padded batches
-    (pipeline/extract_batch.py; None: on a GPU only, 0: off).
+    (pipeline/extract_batch.py; None: on a GPU only, 0: off). `dtype_compute` runs the
+    forward passes at float16/bfloat16 (models/precision.py; recorded in the meta).
     """
     if span not in SPANS:
         raise param_error("span", span, f"is not one of {', '.join(SPANS)}")
@@ -221,6 +225,7 @@ def extract_features(ws: Workspace, *, model: str, checkpoint: Path | None, spli
         default = ["C"] if rep == "local" else ["T"]
         names = parse_layers(list(layers) if layers else default, lm.n_conv, lm.n_layers)
         _check_layers(span, rep, names, lm.spec)
+        check_compute_dtype(dtype_compute, lm.device)
         if force:  # only once the request is known to be valid: a bad one loses nothing
             for p in (path, partial_path(path)):
                 p.unlink(missing_ok=True)
@@ -233,6 +238,8 @@ def extract_features(ws: Workspace, *, model: str, checkpoint: Path | None, spli
                 "rep": rep, "layers": names, "dtype": dtype,
                 "part": {"subset": subset, "shard": list(shard) if shard else None},
                 "units": units.tolist(), "lwa_version": __version__}
+        if dtype_compute != "float32":
+            meta["dtype_compute"] = dtype_compute
         if mel_every(lm.spec, span, rep):
             meta["mel_every"] = mel_every(lm.spec, span, rep)
         return _run(ws, lm, smp, units, tokens, path, meta, reporter, overlap, batch_seconds)
@@ -269,8 +276,12 @@ def _run(ws: Workspace, lm: LoadedModel, smp: Sample, units: np.ndarray,
             reporter.info(f"resuming {path.name}: {len(units) - len(todo)} of {len(units)} "
                           "utterances already done")
         problems = SegmentProblems()
-        max_samples, cert = batch_plan(ws, lm, batch_seconds, lambda: [
-            load_audio(p) for p in smp.audio_paths[:CERTIFY_UTTERANCES]], reporter)
+        def certify_waves() -> list[np.ndarray]:
+            return [load_audio(p) for p in smp.audio_paths[:CERTIFY_UTTERANCES]]
+
+        max_samples, cert = batch_plan(ws, lm, batch_seconds, certify_waves, reporter)
+        compute = meta.get("dtype_compute", "float32")
+        precision = precision_check(lm, compute, certify_waves, reporter)
         t0 = time.perf_counter()
         seconds = [0.0, 0]  # audio seconds and rows written, updated by the writer
 
@@ -290,7 +301,8 @@ def _run(ws: Workspace, lm: LoadedModel, smp: Sample, units: np.ndarray,
 
         with reporter.task(f"{meta['model']} {path.stem} {smp.split}", len(todo),
                            "utt") as advance, \
-                WriteBehind(store, overlap=overlap) as behind:
+                WriteBehind(store, overlap=overlap) as behind, \
+                compute_precision(lm.device, compute):
             for window in windows(read_ahead(todo, lambda u: load_audio(smp.audio_paths[u]),
                                              overlap=overlap), max_samples):
                 outs = ([extract_layers(lm, window[0][1], names)] if max_samples is None else
@@ -309,7 +321,8 @@ def _run(ws: Workspace, lm: LoadedModel, smp: Sample, units: np.ndarray,
                        "segment_examples": problems.examples,
                        "audio_seconds": audio_seconds, "wall_seconds": wall,
                        "batching": {"max_seconds": (max_samples or 0) / 16000,
-                                    "certificate": cert}})
+                                    "certificate": cert},
+                       "dtype_compute": precision})
     finally:
         writer.close()
     return ExtractSummary(str(path), "resumed" if writer.resumed else "extracted", names,

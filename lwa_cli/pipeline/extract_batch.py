@@ -19,6 +19,7 @@ import numpy as np
 from lwa_cli.errors import param_error
 from lwa_cli.models.batching import TOLERANCE, buckets, certify, extract_batch
 from lwa_cli.models.loading import LoadedModel
+from lwa_cli.models.precision import deviation
 from lwa_cli.progress import Reporter
 from lwa_cli.workspace import Workspace
 from lwa_cli.workspace.certificates import load_certificate, save_certificate
@@ -68,6 +69,20 @@ def batch_plan(ws: Workspace, lm: LoadedModel, batch_seconds: float | None,
                       f"{cert['reason']}")
         return None, cert
     return max(1, int(batch_seconds * SAMPLE_RATE)), cert
+
+
+def precision_check(lm: LoadedModel, dtype_compute: str,
+                    certify_waves: Callable[[], Sequence[np.ndarray]],
+                    reporter: Reporter) -> dict | None:
+    """For reduced-precision compute: its max |Δ| per layer from float32 on the
+    certificate utterances (said, and returned for the summary); None for float32."""
+    if dtype_compute == "float32":
+        return None
+    delta = deviation(lm, certify_waves(), dtype_compute)
+    worst = max(delta, key=delta.__getitem__)
+    reporter.info(f"{dtype_compute} compute: max |Δ| from float32 {delta[worst]:.2g} (at "
+                  f"{worst}) on {CERTIFY_UTTERANCES} utterances")
+    return {"dtype": dtype_compute, "max_delta": delta}
 
 
 def windows(items: Iterable[tuple[int, np.ndarray]],
