@@ -123,6 +123,7 @@ def certify(loaded: LoadedModel, waves: Sequence[np.ndarray],
     if reason:
         return Certificate(ok=False, reason=reason, **common)
     names = parse_layers(["all"], loaded.n_conv, loaded.n_layers, model=loaded.name)
+    waves = distinct_lengths(waves, loaded.spec.receptive_field)
     batched = extract_batch(loaded, waves, names)
     delta: dict[str, float] = {}
     for wave, got in zip(waves, batched, strict=True):
@@ -145,6 +146,21 @@ def certify(loaded: LoadedModel, waves: Sequence[np.ndarray],
     elif is_conv(first) or layer_index(first) == 0:
         why += "; a module before the transformer sees the padding"
     return Certificate(ok=False, max_delta=delta, reason=why, **common)
+
+
+def distinct_lengths(waves: Sequence[np.ndarray], min_samples: int,
+                     step: int = 4000) -> list[np.ndarray]:
+    """The waves, the k-th of equal length to an earlier one cut by k × `step` samples
+    (0.25 s), so that a batch of them is really padded (equal lengths would hide a
+    padding-sensitive model)."""
+    out: list[np.ndarray] = []
+    for k, wave in enumerate(waves):
+        if any(len(w) == len(wave) for w in out):
+            wave = wave[: max(min_samples, len(wave) - k * step)]
+        out.append(wave)
+    if len({len(w) for w in out}) < 2:
+        raise ValueError("certify needs waveforms of at least 2 different lengths")
+    return out
 
 
 def buckets(lengths: Sequence[int], max_samples: int) -> list[list[int]]:
