@@ -1,15 +1,26 @@
 """Benchmark: `lwa extract` against a bare transformers loop (not a test).
 
-A wav2vec2-base-size model with random weights (768 hidden, 12 layers) runs on the CPU over
-demo utterances (≥ 60 s of audio), extracting every T layer of the contextualized frame
-span. The same utterances go through a bare loop of ``model(wave, output_hidden_states=True)``
-(waves preloaded, outputs dropped). Each variant runs in its own subprocess so that its
-peak RSS is its own; the model load is outside the timed part of both.
+Random-weight models of base (768 × 12, group-norm conv) or large (1024 × 24, layer-norm
+conv) size run on the CPU over demo utterances, extracting every T layer of the
+contextualized frame span. With ``--seconds S`` every utterance is cut or tiled to S seconds
+(short 2 s, long 15 s). Variants, each in its own subprocess (its peak RSS is its own; the
+model load is outside the timed part):
 
-    .venv/bin/python benchmarks/extract.py [--utterances 20] [--repeat 2]
+* ``bare``: ``model(wave, output_hidden_states=True)`` over preloaded waves, outputs dropped;
+* ``lwa``: `extract_features` (audio read ahead, rows written behind: pipeline/extract_io.py);
+* ``lwa-inline``: the same with ``overlap=False`` (everything in series, the old loop);
+* ``lwa-batch``: ``batch_seconds=B`` (certified models only; base models are refused and
+  fall back to one at a time, which the table then shows).
 
-Prints wall times, the ratio lwa/bare (target ≤ 1.15) and peak RSS for two sample sizes
-(memory must not grow with the number of utterances).
+    .venv/bin/python benchmarks/extract.py [--model base|large] [--seconds 2] \
+        [--utterances 12] [--repeat 2] [--variants bare,lwa,lwa-inline,lwa-batch]
+
+Prints wall times and every ratio to the bare loop. On a shared machine, time A/B pairs
+from outside with ``farm-bench`` on the child commands, which ``--prepare DIR`` sets up:
+
+    .venv/bin/python benchmarks/extract.py --prepare /tmp/b --model base --seconds 2
+    farm-bench -n 5 -- .venv/bin/python benchmarks/extract.py --child lwa /tmp/b \
+        --vs '.venv/bin/python benchmarks/extract.py --child bare /tmp/b'
 """
 
 from __future__ import annotations
@@ -23,19 +34,34 @@ import tempfile
 import time
 from pathlib import Path
 
-MODEL = "wav2vec_base_random"
+MODELS = {"base": "wav2vec_base_random", "large": "wav2vec_large_random"}
+VARIANTS = ("bare", "lwa", "lwa-inline", "lwa-batch")
 
 
-def _setup(root: Path, utterances: int) -> Path:
+def _setup(root: Path, utterances: int, model: str = "base",
+           seconds: float | None = None, batch_seconds: float = 30.0) -> Path:
+    import numpy as np
+    import soundfile as sf
+
+    from lwa_cli.data.audio import load_audio
     from lwa_cli.demo.corpus import write_demo_corpus
     from lwa_cli.pipeline.prepare import prepare_alignments
     from lwa_cli.pipeline.sample import sample_frames
     from lwa_cli.workspace import Workspace
+    from lwa_cli.workspace.samples import load_sample
 
     corpus = write_demo_corpus(root / "corpus")
     ws = Workspace(root / f"ws{utterances}")
     prepare_alignments(ws, corpus.corpus_root, corpus.alignments_root, ["dev-clean"])
-    sample_frames(ws, "dev-clean", "1", utterances=utterances, seed=0)
+    smp = sample_frames(ws, "dev-clean", "1", utterances=utterances, seed=0)
+    if seconds is not None:  # every utterance cut or tiled to `seconds`
+        n = int(seconds * 16000)
+        for path in load_sample(ws, "dev-clean", "frame", "1").audio_paths:
+            wave = load_audio(path)
+            sf.write(path, np.resize(wave, n), 16000)
+    (ws.root / "bench.json").write_text(json.dumps(
+        {"model": MODELS[model], "batch_seconds": batch_seconds,
+         "utterances": len(smp.utt_ids)}))
     return ws.root
 
 
@@ -43,7 +69,7 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def run_lwa(ws_root: str) -> dict:
+def run_lwa(ws_root: str, overlap: bool = True, batch: bool = False) -> dict:
     from contextlib import contextmanager
 
     import psutil
@@ -65,10 +91,22 @@ def run_lwa(ws_root: str) -> dict:
                 process.memory_info().rss / 2**20)
 
     ws = Workspace(ws_root)
-    lm = load_model(MODEL, None, device="cpu", seed=0)
+    cfg = json.loads((ws.root / "bench.json").read_text())
+    model = cfg["model"]
+    lm = load_model(model, None, device="cpu", seed=0)
+    if batch:  # certify outside the timed part (stored in the workspace, reused after)
+        from lwa_cli.data.audio import load_audio
+        from lwa_cli.pipeline.extract_batch import CERTIFY_UTTERANCES, batch_plan
+        from lwa_cli.workspace.samples import load_sample
+
+        paths = load_sample(ws, "dev-clean", "frame", "1").audio_paths[:CERTIFY_UTTERANCES]
+        batch_plan(ws, lm, cfg["batch_seconds"], lambda: [load_audio(p) for p in paths],
+                   Reporter())
     t0 = time.perf_counter()
-    summary = extract_features(ws, model=MODEL, checkpoint=None, split="dev-clean", sample="1",
-                               span="frame", loaded=lm, force=True, reporter=RssProbe())
+    summary = extract_features(ws, model=model, checkpoint=None, split="dev-clean", sample="1",
+                               span="frame", loaded=lm, force=True, reporter=RssProbe(),
+                               overlap=overlap,
+                               batch_seconds=cfg["batch_seconds"] if batch else 0)
     return {"wall": time.perf_counter() - t0, "audio_seconds": summary.audio_seconds,
             "layers": len(summary.layers), "rss_mb": _peak_rss_mb(),
             "rss_first_mb": rss_after_each[0], "rss_last_mb": rss_after_each[-1],
@@ -85,13 +123,20 @@ def run_bare(ws_root: str) -> dict:
 
     smp = load_sample(Workspace(ws_root), "dev-clean", "frame", "1")
     waves = [torch.from_numpy(load_audio(p))[None] for p in smp.audio_paths]
-    model = load_model(MODEL, None, device="cpu", seed=0).module
+    cfg = json.loads((Path(ws_root) / "bench.json").read_text())
+    model = load_model(cfg["model"], None, device="cpu", seed=0).module
     t0 = time.perf_counter()
     with torch.inference_mode():
         for wave in waves:
             model(wave, output_hidden_states=True)
     return {"wall": time.perf_counter() - t0,
             "audio_seconds": sum(w.shape[1] for w in waves) / 16000, "rss_mb": _peak_rss_mb()}
+
+
+def run_variant(kind: str, ws_root: str) -> dict:
+    if kind == "bare":
+        return run_bare(ws_root)
+    return run_lwa(ws_root, overlap=kind != "lwa-inline", batch=kind == "lwa-batch")
 
 
 def _child(kind: str, ws_root: Path) -> dict:
@@ -102,38 +147,53 @@ def _child(kind: str, ws_root: Path) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--utterances", type=int, default=20)
+    parser.add_argument("--model", choices=sorted(MODELS), default="base")
+    parser.add_argument("--seconds", type=float, default=None,
+                        help="cut or tile every utterance to this length (default: as is)")
+    parser.add_argument("--utterances", type=int, default=12)
     parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--batch-seconds", type=float, default=30.0)
+    parser.add_argument("--variants", default=",".join(VARIANTS))
+    parser.add_argument("--prepare", metavar="DIR", help="only set up a workspace in DIR")
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         kind, ws_root = args.child
-        print(json.dumps((run_lwa if kind == "lwa" else run_bare)(ws_root)))
+        print(json.dumps(run_variant(kind, ws_root)))
+        return
+    if args.prepare:
+        print(_setup(Path(args.prepare), args.utterances, args.model, args.seconds,
+                     args.batch_seconds))
         return
     import threadpoolctl
     import torch
 
+    variants = args.variants.split(",")
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; "
           f"BLAS {[i['internal_api'] for i in threadpoolctl.threadpool_info()]}")
     with tempfile.TemporaryDirectory() as tmp:
-        small = _setup(Path(tmp), args.utterances // 2)
-        big = _setup(Path(tmp), args.utterances)
-        bare, lwa = [], []
+        ws = _setup(Path(tmp), args.utterances, args.model, args.seconds, args.batch_seconds)
+        runs: dict[str, list[dict]] = {v: [] for v in variants}
         for _ in range(args.repeat):  # interleaved, best of N: robust to machine noise
-            bare.append(_child("bare", big))
-            lwa.append(_child("lwa", big))
-        b = min(bare, key=lambda r: r["wall"])
-        m = min(lwa, key=lambda r: r["wall"])
-        half = _child("lwa", small)
-    print(f"audio: {b['audio_seconds']:.1f} s in {args.utterances} utterances, "
-          f"{m['layers']} layers")
-    print(f"bare transformers loop : {b['wall']:7.2f} s  peak RSS {b['rss_mb']:7.0f} MB")
-    print(f"lwa extract            : {m['wall']:7.2f} s  peak RSS {m['rss_mb']:7.0f} MB")
-    print(f"ratio lwa / bare       : {m['wall'] / b['wall']:.3f}  (target <= 1.15)")
-    print(f"lwa peak RSS with {args.utterances // 2} vs {args.utterances} utterances: "
-          f"{half['rss_mb']:.0f} MB vs {m['rss_mb']:.0f} MB (peaks follow the longest utterance)")
-    print(f"lwa RSS after the first utterance {m['rss_first_mb']:.0f} MB, after the last "
-          f"{m['rss_last_mb']:.0f} MB, max between {m['rss_max_mb']:.0f} MB")
+            for v in variants:
+                runs[v].append(_child(v, ws))
+    best = {v: min(r, key=lambda x: x["wall"]) for v, r in runs.items()}
+    audio = next(iter(best.values()))["audio_seconds"]
+    print(f"{MODELS[args.model]}: {audio:.1f} s of audio in {args.utterances} utterances"
+          + (f" of {args.seconds:g} s" if args.seconds else ""))
+    ref = best.get("bare")
+    for v, r in best.items():
+        ratio = f"  ratio to bare {r['wall'] / ref['wall']:.3f}" if ref else ""
+        print(f"{v:<11}: {r['wall']:7.2f} s  RTF {r['wall'] / audio:.3f}  peak RSS "
+              f"{r['rss_mb']:6.0f} MB{ratio}")
+    if "lwa" in best and "lwa-inline" in best:
+        print(f"overlap on / off: {best['lwa']['wall'] / best['lwa-inline']['wall']:.3f}")
+    if "lwa" in best and "lwa-batch" in best:
+        print(f"batched / single: {best['lwa-batch']['wall'] / best['lwa']['wall']:.3f}")
+    if "lwa" in best:
+        m = best["lwa"]
+        print(f"lwa RSS after the first utterance {m['rss_first_mb']:.0f} MB, after the last "
+              f"{m['rss_last_mb']:.0f} MB, max between {m['rss_max_mb']:.0f} MB")
 
 
 if __name__ == "__main__":

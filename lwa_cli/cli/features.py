@@ -57,6 +57,18 @@ def extract(
     new_model: bool = typer.Option(False, "--new-model",
                                    help="Extract under a name close to a registry or workspace "
                                         "model (otherwise refused as a likely typo)."),
+    overlap: bool = typer.Option(True, "--overlap/--no-overlap",
+                                 help="Read audio ahead and pool/write features behind the "
+                                      "forward pass in two threads (same file either way)."),
+    batch_seconds: float = typer.Option(
+        None, "--batch-seconds", min=0,
+        help="Padded audio seconds per forward pass for models certified exact when batched "
+             "(0: one utterance at a time; default: 120 with --device cuda, 0 on the CPU)."),
+    dtype_compute: str = typer.Option(
+        "float32", "--dtype-compute", autocompletion=complete_from(
+            ("float32", "float16", "bfloat16")),
+        help="Forward-pass precision: float32 | float16 (GPU only) | bfloat16; its deviation "
+             "from float32 is measured and recorded."),
     as_json: bool = JSON_OPT,
 ) -> None:
     """Extract layer-wise features of a model over a sample (resumable, shardable)."""
@@ -67,7 +79,8 @@ def extract(
         st.workspace, model=model, checkpoint=checkpoint, split=split, sample=sample,
         span=span, rep=rep, layers=layer, dtype=dtype, device=device,
         shard=parse_shard(shard), subset=subset, force=force, seed=seed,
-        reporter=st.reporter, download=download, new_model=new_model)
+        reporter=st.reporter, download=download, new_model=new_model, overlap=overlap,
+        batch_seconds=batch_seconds, dtype_compute=dtype_compute)
     if as_json:
         print_json(asdict(summary))
     elif summary.status == "exists":

@@ -14,7 +14,7 @@ its features never depend on other utterances.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -90,20 +90,34 @@ def extract_layers(
     own_extract = getattr(loaded.module, "lwa_extract", None)  # Whisper's 30 s windows
     if own_extract is not None:
         return own_extract(wave, wanted, loaded.device)
-    conv_ids = [layer_index(n) for n in wanted if is_conv(n)]
-    trans_ids = [layer_index(n) for n in wanted if not is_conv(n)]
     module = loaded.module
     x = prepare_input(wave, loaded.normalize_input and not hasattr(module, "lwa_inputs"),
                       loaded.device, loaded.spec.receptive_field)
     own_inputs = getattr(module, "lwa_inputs", None)
     inputs = own_inputs(wave, loaded.device) if own_inputs else {"input_values": x}
+    return capture(loaded, inputs, wanted, _to_numpy)
+
+
+def capture(
+    loaded: LoadedModel, inputs: dict[str, Any], wanted: Sequence[str],
+    convert: Callable[[torch.Tensor, bool, int], Any],
+) -> dict[str, Any]:
+    """Run the module on `inputs` and capture the parsed layers `wanted`.
+
+    Each activation is handed, as soon as its hook fires, to ``convert(tensor,
+    channels_first, drop_leading)`` (a copy: later modules may reuse the buffer);
+    returns ``{layer: converted}`` in the order of `wanted`.
+    """
+    conv_ids = [layer_index(n) for n in wanted if is_conv(n)]
+    trans_ids = [layer_index(n) for n in wanted if not is_conv(n)]
+    module = loaded.module
     taps = standard_taps(module)
-    captured: dict[str, np.ndarray] = {}
+    captured: dict[str, Any] = {}
     # The last hook to fire decides when the forward may stop.
     last = f"T{max(trans_ids)}" if trans_ids else f"C{max(conv_ids)}"
 
     def keep(name: str, tensor: torch.Tensor, channels_first: bool, drop: int = 0) -> None:
-        captured[name] = _to_numpy(tensor, channels_first, drop)
+        captured[name] = convert(tensor.detach(), channels_first, drop)
         if name == last:
             raise EnoughLayersError
 

@@ -5,7 +5,8 @@ mean-pooled frames of each sampled segment (SPEC §4); the utt span one mean ove
 of each utterance; ``rep="local"`` stores the conv layers
 box-averaged to 10 ms together with the aligned log-mel frames. Utterances are processed one
 at a time (padding would change group-norm models' outputs) and appended to a resumable
-partial file, so memory stays flat and a killed run continues where it stopped.
+partial file, so memory stays flat and a killed run continues where it stopped. Audio is
+read ahead and rows are pooled and written behind the forward pass (pipeline/extract_io.py).
 """
 
 from __future__ import annotations
@@ -29,7 +30,17 @@ from lwa_cli.models.capture import extract_layers
 from lwa_cli.models.hub import checkpoint_fingerprint
 from lwa_cli.models.layers import is_conv, parse_layers, valid_range
 from lwa_cli.models.loading import LoadedModel, load_model
+from lwa_cli.models.precision import check_compute_dtype, compute_precision
 from lwa_cli.models.registry import REGISTRY, ModelSpec, get_spec
+from lwa_cli.pipeline.extract_batch import (
+    CERTIFY_UTTERANCES,
+    batch_plan,
+    check_batch_seconds,
+    forward_window,
+    precision_check,
+    windows,
+)
+from lwa_cli.pipeline.extract_io import WriteBehind, read_ahead
 from lwa_cli.pipeline.inputs import feature_stem, resolve_device_name
 from lwa_cli.pipeline.rows import SegmentProblems, frame_rows, token_rows, utterance_rows
 from lwa_cli.progress import SILENT, Reporter
@@ -167,7 +178,9 @@ def extract_features(ws: Workspace, *, model: str, checkpoint: Path | None, spli
                      subset: int | None = None, force: bool = False, seed: int = 0,
                      reporter: Reporter = SILENT,
                      loaded: LoadedModel | None = None,
-                     download: bool = False, new_model: bool = False) -> ExtractSummary:
+                     download: bool = False, new_model: bool = False, overlap: bool = True,
+                     batch_seconds: float | None = None,
+                     dtype_compute: str = "float32") -> ExtractSummary:
     """Extract the layers of `model` over a sample into the workspace (see module doc).
 
     The target file is held under a write lock and the sample under a read lock for the
@@ -177,7 +190,12 @@ def extract_features(ws: Workspace, *, model: str, checkpoint: Path | None, spli
     another checkpoint is refused unless `force`. `loaded` lets a caller reuse an already
     loaded model (the API's batch use); `download` lets a hub id missing from the local
     Hugging Face cache be fetched (models/hub.py). A `model` name close to a registry name or
-    to a model of the workspace (a likely typo) is refused unless `new_model`.
+    to a model of the workspace (a likely typo) is refused unless `new_model`. `overlap` reads
+    audio ahead and pools and writes behind the forward pass in two threads
+    (pipeline/extract_io.py); the file is bit-identical either way. `batch_seconds` runs
+    certified models in padded batches (pipeline/extract_batch.py; None: on a GPU only, 0:
+    off). `dtype_compute` runs the forward passes at float16/bfloat16 (models/precision.py;
+    recorded in the meta).
     """
     if span not in SPANS:
         raise param_error("span", span, f"is not one of {', '.join(SPANS)}")
@@ -185,6 +203,7 @@ def extract_features(ws: Workspace, *, model: str, checkpoint: Path | None, spli
         raise param_error("rep", rep, f"is not one of {', '.join(REPS)}")
     if dtype not in ("float32", "float16"):
         raise param_error("dtype", dtype, "is not one of float32, float16")
+    check_batch_seconds(batch_seconds)
     ws.check()
     if loaded is None:  # before any file or lock is made under the name
         _check_model_name(ws, model, checkpoint, new_model, reporter)
@@ -210,6 +229,7 @@ def extract_features(ws: Workspace, *, model: str, checkpoint: Path | None, spli
         default = ["C"] if rep == "local" else ["T"]
         names = parse_layers(list(layers) if layers else default, lm.n_conv, lm.n_layers)
         _check_layers(span, rep, names, lm.spec)
+        check_compute_dtype(dtype_compute, lm.device)
         if force:  # only once the request is known to be valid: a bad one loses nothing
             for p in (path, partial_path(path)):
                 p.unlink(missing_ok=True)
@@ -222,11 +242,13 @@ def extract_features(ws: Workspace, *, model: str, checkpoint: Path | None, spli
                 "rep": rep, "layers": names, "dtype": dtype,
                 "part": {"subset": subset, "shard": list(shard) if shard else None},
                 "units": units.tolist(), "lwa_version": __version__}
+        if dtype_compute != "float32":
+            meta["dtype_compute"] = dtype_compute
         if mel_every(lm.spec, span, rep):
             meta["mel_every"] = mel_every(lm.spec, span, rep)
         if getattr(lm.module, "lwa_input_rule", None):  # Whisper's windows and padding
             meta["input_rule"] = lm.module.lwa_input_rule
-        return _run(ws, lm, smp, units, tokens, path, meta, reporter)
+        return _run(ws, lm, smp, units, tokens, path, meta, reporter, overlap, batch_seconds)
 
 
 #: difflib similarity from which a new model name is taken for a typo of a known one:
@@ -263,7 +285,8 @@ def _check_model_name(ws: Workspace, model: str, checkpoint: Path | None, new_mo
 
 def _run(ws: Workspace, lm: LoadedModel, smp: Sample, units: np.ndarray,
          tokens: np.ndarray | None, path: Path, meta: dict,
-         reporter: Reporter) -> ExtractSummary:
+         reporter: Reporter, overlap: bool = True,
+         batch_seconds: float | None = None) -> ExtractSummary:
     """Process the utterances not yet done into the partial file, then move it into place."""
     span, rep, names = meta["span"], meta["rep"], meta["layers"]
     writer = FeatureWriter(path, meta, meta["dtype"])
@@ -278,43 +301,62 @@ def _run(ws: Workspace, lm: LoadedModel, smp: Sample, units: np.ndarray,
                           "utterances already done")
         problems = SegmentProblems()
         before = _window_counts(lm)
-        rows = 0
-        audio_seconds = 0.0
+
+        def certify_waves() -> list[np.ndarray]:
+            return [load_audio(p) for p in smp.audio_paths[:CERTIFY_UTTERANCES]]
+
+        max_samples, cert = batch_plan(ws, lm, batch_seconds, certify_waves, reporter)
+        compute = meta.get("dtype_compute", "float32")
+        precision = precision_check(lm, compute, certify_waves, reporter)
         t0 = time.perf_counter()
+        seconds = [0.0, 0]  # audio seconds and rows written, updated by the writer
+
+        def store(unit: int, wave: np.ndarray, out: dict[str, np.ndarray]) -> None:
+            if span == "utt":
+                block = utterance_rows(out, unit)
+            elif smp.tokens is None:
+                block = frame_rows(out, wave, rep, meta.get("mel_every"),
+                                   getattr(lm.module, "lwa_ten_ms", None))
+            else:
+                block = token_rows(smp, tokens, unit, out, span, problems,
+                                   lm.spec.frame_period_s)
+            writer.append(unit, block)
+            del out, block
+            release_memory()
+            seconds[0] += len(wave) / 16000
+            seconds[1] += writer.last_rows
+
         with reporter.task(f"{meta['model']} {path.stem} {smp.split}", len(todo),
-                           "utt") as advance:
-            for unit in todo:
-                wave = load_audio(smp.audio_paths[unit])
-                out = extract_layers(lm, wave, names)
-                if span == "utt":
-                    block = utterance_rows(out, unit)
-                elif smp.tokens is None:
-                    block = frame_rows(out, wave, rep, meta.get("mel_every"),
-                                       getattr(lm.module, "lwa_ten_ms", None))
-                else:
-                    block = token_rows(smp, tokens, unit, out, span, problems,
-                                        lm.spec.frame_period_s)
-                writer.append(unit, block)
-                del out, block
-                release_memory()
-                rows += writer.last_rows
-                audio_seconds += len(wave) / 16000
-                advance(1, seconds=len(wave) / 16000)
+                           "utt") as advance, \
+                WriteBehind(store, overlap=overlap) as behind, \
+                compute_precision(lm.device, compute):
+            for window in windows(read_ahead(todo, lambda u: load_audio(smp.audio_paths[u]),
+                                             overlap=overlap), max_samples):
+                outs = ([extract_layers(lm, window[0][1], names)] if max_samples is None else
+                        forward_window(lm, [w for _, w in window], names, max_samples))
+                for (unit, wave), out in zip(window, outs, strict=True):
+                    behind.submit(unit, wave, out)
+                    advance(1, seconds=len(wave) / 16000)
+                del outs
+        audio_seconds, rows = seconds
         wall = time.perf_counter() - t0
         if problems.clipped or problems.dropped:
             reporter.warn(problems.message())
         for note in getattr(lm.module, "lwa_notes", ()):  # e.g. a fine-tune's decoder
             reporter.info(note)
-        windows = {k: v - before[k] for k, v in _window_counts(lm).items()}
-        if windows.get("long_utterances"):
-            reporter.info(f"{windows['long_utterances']} utterance(s) longer than 30 s were "
-                          "encoded in consecutive 30 s windows and joined "
-                          f"({windows['windows']} windows in all)")
+        window_stats = {k: v - before[k] for k, v in _window_counts(lm).items()}
+        if window_stats.get("long_utterances"):
+            reporter.info(f"{window_stats['long_utterances']} utterance(s) longer than 30 s "
+                          "were encoded in consecutive 30 s windows and joined "
+                          f"({window_stats['windows']} windows in all)")
         _check_sample_unchanged(ws, smp)
         writer.finish({"clipped_segments": problems.clipped,
                        "dropped_segments": problems.dropped,
                        "segment_examples": problems.examples,
-                       "audio_seconds": audio_seconds, "wall_seconds": wall, **windows})
+                       "audio_seconds": audio_seconds, "wall_seconds": wall, **window_stats,
+                       "batching": {"max_seconds": (max_samples or 0) / 16000,
+                                    "certificate": cert},
+                       "dtype_compute": precision})
     finally:
         writer.close()
     return ExtractSummary(str(path), "resumed" if writer.resumed else "extracted", names,

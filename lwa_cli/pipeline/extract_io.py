@@ -1,0 +1,169 @@
+"""Overlapped I/O for `lwa extract`: audio is read ahead and rows are written behind.
+
+The forward pass is the only step that must run on the main thread's critical path. With
+``overlap=True``:
+
+* `read_ahead` decodes/resamples the next utterances in a background thread and hands them
+  over through a bounded queue (``depth`` utterances: memory stays flat);
+* `WriteBehind` turns each utterance's captured layers into rows (pooling, local
+  alignment) and appends them to the feature file in ONE writer thread, fed through a
+  bounded queue. Every HDF5 call of the run happens either in the main thread before that
+  thread starts (opening, resuming) or after it has been joined (finish, close), or in
+  the writer thread itself, so accesses to the file are serialised.
+
+An exception in either thread (an unreadable audio file, a full disk) is re-raised in the
+main thread unchanged (same type, same message); an interruption of the main thread
+(Ctrl-C) stops the reader and lets the writer finish the utterances already computed, so
+the partial file keeps them and a rerun resumes after them. With ``overlap=False`` the
+same steps run inline, in the same order: the files are bit-identical either way.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import numpy as np
+
+_STOP = object()  # end of stream marker in both queues
+_POLL_S = 0.1  # how often a blocked put/get looks at the other side's state
+
+
+class _Failure:
+    """An exception raised in the reader thread, carried to the consumer."""
+
+    def __init__(self, exc: BaseException) -> None:
+        self.exc = exc
+
+
+def read_ahead(units: Sequence[int], load: Callable[[int], np.ndarray], *,
+               overlap: bool = True, depth: int = 2) -> Iterator[tuple[int, np.ndarray]]:
+    """Yield ``(unit, load(unit))`` in order, loading up to `depth` units ahead in a thread.
+
+    An exception raised by `load` is re-raised here, at the unit it failed on, after the
+    units before it were yielded. Closing the generator early (an exception in the
+    consumer, Ctrl-C) stops the thread.
+    """
+    if depth < 1:
+        raise ValueError(f"depth must be at least 1, got {depth}")
+    if not overlap:
+        for unit in units:
+            yield unit, load(unit)
+        return
+    q: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(item: Any) -> bool:
+        while not stop.is_set():
+            try:
+                q.put(item, timeout=_POLL_S)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def work() -> None:
+        try:
+            for unit in units:
+                if not put((unit, load(unit))):
+                    return
+        except BaseException as exc:  # noqa: BLE001 - carried to the consumer
+            put(_Failure(exc))
+            return
+        put(_STOP)
+
+    thread = threading.Thread(target=work, name="lwa-audio-reader", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = q.get()
+            if item is _STOP:
+                return
+            if isinstance(item, _Failure):
+                raise item.exc
+            yield item
+    finally:
+        stop.set()
+        thread.join()
+
+
+class WriteBehind:
+    """Run ``handle(*item)`` for each submitted item, in order, in one writer thread.
+
+    `handle` does the pooling and the HDF5 append of one utterance. `submit` blocks while
+    `depth` items wait; it re-raises an exception the writer hit (the writer then stops
+    taking items). `close` waits for the items already submitted (unless the writer
+    failed) and re-raises the writer's exception, if any. Use as a context manager: on an
+    exception in the body the items already submitted are still written, so the partial
+    file keeps every utterance whose forward pass finished.
+    """
+
+    def __init__(self, handle: Callable[..., None], *, overlap: bool = True,
+                 depth: int = 2) -> None:
+        if depth < 1:
+            raise ValueError(f"depth must be at least 1, got {depth}")
+        self._handle = handle
+        self._overlap = overlap
+        self._error: BaseException | None = None
+        self._q: queue.Queue = queue.Queue(maxsize=depth)
+        self._thread: threading.Thread | None = None
+        if overlap:
+            self._thread = threading.Thread(target=self._work, name="lwa-feature-writer",
+                                            daemon=True)
+            self._thread.start()
+
+    def _work(self) -> None:
+        while True:
+            item = self._q.get()
+            if item is _STOP:
+                return
+            if self._error is not None:
+                continue  # failed: drain without writing until told to stop
+            try:
+                self._handle(*item)
+            except BaseException as exc:  # noqa: BLE001 - re-raised in the main thread
+                self._error = exc
+
+    def _raise_if_failed(self) -> None:
+        if self._error is not None:
+            raise self._error
+
+    def submit(self, *item: Any) -> None:
+        """Queue one item (inline when not overlapping); raise the writer's error."""
+        if not self._overlap:
+            self._handle(*item)
+            return
+        while True:
+            self._raise_if_failed()
+            try:
+                self._q.put(item, timeout=_POLL_S)
+                return
+            except queue.Full:
+                continue
+
+    def close(self) -> None:
+        """Write what was submitted, stop the thread, and raise the writer's error if any."""
+        if self._thread is not None:
+            while self._thread.is_alive():
+                try:
+                    self._q.put(_STOP, timeout=_POLL_S)
+                    break
+                except queue.Full:
+                    continue
+            self._thread.join()
+            self._thread = None
+        self._raise_if_failed()
+
+    def __enter__(self) -> WriteBehind:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.close()
+            return
+        try:  # keep the body's exception; the writer's (if any) is secondary
+            self.close()
+        except BaseException:  # noqa: BLE001, S110
+            pass

@@ -1,0 +1,239 @@
+"""Overlapped extraction (pipeline/extract_io.py): same files, errors and kills handled.
+
+Audio is read ahead in one thread and rows are pooled and written behind the forward pass
+in another; the files must be bit-identical to the inline run, an error in either thread
+must reach the caller with its message, and a run killed with SIGKILL while both threads
+are busy must resume to the same file.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+
+from lwa_cli.demo.corpus import write_demo_corpus
+from lwa_cli.demo.models import write_demo_models
+from lwa_cli.errors import LwaError
+from lwa_cli.pipeline import extract as extract_mod
+from lwa_cli.pipeline.extract import extract_features
+from lwa_cli.pipeline.extract_io import WriteBehind, read_ahead
+from lwa_cli.pipeline.prepare import prepare_alignments
+from lwa_cli.pipeline.sample import sample_frames, sample_phones
+from lwa_cli.workspace import Workspace
+from lwa_cli.workspace import features as features_mod
+from lwa_cli.workspace.core import StorageError
+from lwa_cli.workspace.features import partial_path
+
+M = "demo_wav2vec2"
+
+
+@pytest.fixture(scope="module")
+def base(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("overlap")
+    corpus = write_demo_corpus(root / "c")
+    write_demo_models(root / "m")
+    ws = Workspace(root / "ws")
+    prepare_alignments(ws, corpus.corpus_root, corpus.alignments_root, ["dev-clean"])
+    sample_frames(ws, "dev-clean", "1", utterances=6, seed=0)
+    sample_phones(ws, "dev-clean", "1", seed=1, max_subset_seconds=20)
+    return root
+
+
+@pytest.fixture()
+def ws(base, tmp_path) -> Workspace:
+    shutil.copytree(base / "ws", tmp_path / "ws")
+    return Workspace(tmp_path / "ws")
+
+
+def extract(ws: Workspace, base: Path, span: str = "frame", **kw):
+    return extract_features(ws, model=M, checkpoint=base / "m" / M, split="dev-clean",
+                            sample="1", span=span, layers=["T0-T2"], device="cpu", **kw)
+
+
+def contents(path: Path) -> dict[str, np.ndarray]:
+    """Every dataset of a feature file (rows, units, features), by name."""
+    out: dict[str, np.ndarray] = {}
+    with h5py.File(path, "r") as f:
+        f.visititems(lambda name, obj: out.__setitem__(name, obj[...])
+                     if isinstance(obj, h5py.Dataset) else None)
+    return out
+
+
+def assert_same(got: dict[str, np.ndarray], want: dict[str, np.ndarray]) -> None:
+    assert sorted(got) == sorted(want)
+    for name in want:
+        assert got[name].dtype == want[name].dtype, name
+        np.testing.assert_array_equal(got[name], want[name], err_msg=name)
+
+
+@pytest.fixture(scope="module")
+def reference(base, tmp_path_factory) -> dict[str, np.ndarray]:
+    """The frame features of an inline (not overlapped) run."""
+    dest = tmp_path_factory.mktemp("ref") / "ws"
+    shutil.copytree(base / "ws", dest)
+    return contents(Path(extract(Workspace(dest), base, overlap=False).path))
+
+
+@pytest.mark.parametrize("span, dtype", [("frame", "float32"), ("phone", "float16")])
+def test_overlap_on_and_off_write_bit_identical_files(ws, base, tmp_path, span, dtype):
+    on = extract(ws, base, span=span, dtype=dtype, overlap=True)
+    other = Workspace(shutil.copytree(base / "ws", tmp_path / "ws_off"))
+    off = extract(other, base, span=span, dtype=dtype, overlap=False)
+    assert (on.units_run, on.rows, on.audio_seconds) == (off.units_run, off.rows,
+                                                          off.audio_seconds)
+    assert on.units_run == on.units > 1 and on.rows > on.units
+    assert_same(contents(Path(on.path)), contents(Path(off.path)))
+
+
+def test_reader_error_surfaces_with_its_message_and_the_rerun_resumes(ws, base, reference,
+                                                                      monkeypatch):
+    real = extract_mod.load_audio
+    calls: list[str] = []
+
+    def failing(path):
+        calls.append(str(path))
+        if len(calls) == 4:
+            raise LwaError(f"cannot decode {path}: not a RIFF file")
+        return real(path)
+
+    monkeypatch.setattr(extract_mod, "load_audio", failing)
+    with pytest.raises(LwaError, match=r"cannot decode .*: not a RIFF file") as err:
+        extract(ws, base)
+    assert calls[3] in str(err.value)
+    target = ws.features_path(M, "dev-clean", "1", "frame")
+    assert partial_path(target).exists() and not target.exists()
+    with h5py.File(partial_path(target), "r") as f:  # the 3 utterances read before it
+        assert f["units/index"].shape == (3,)
+    monkeypatch.setattr(extract_mod, "load_audio", real)
+    summary = extract(ws, base)
+    assert summary.status == "resumed" and summary.units_run == summary.units - 3
+    assert_same(contents(target), reference)
+
+
+def test_writer_error_surfaces_in_the_main_thread_and_keeps_finished_units(ws, base,
+                                                                           reference,
+                                                                           monkeypatch):
+    real = features_mod.shutil.disk_usage
+    calls: list[int] = []
+
+    class Full:
+        free = 1024
+
+    def filling(path):
+        calls.append(1)
+        return Full() if len(calls) >= 3 else real(path)
+
+    monkeypatch.setattr(features_mod.shutil, "disk_usage", filling)
+    with pytest.raises(StorageError, match="no space left on the device"):
+        extract(ws, base)
+    target = ws.features_path(M, "dev-clean", "1", "frame")
+    with h5py.File(partial_path(target), "r") as f:
+        assert f["units/index"].shape == (2,)
+    monkeypatch.setattr(features_mod.shutil, "disk_usage", real)
+    summary = extract(ws, base)
+    assert summary.status == "resumed" and summary.units_run == summary.units - 2
+    assert_same(contents(target), reference)
+
+
+KILLER = textwrap.dedent("""
+    import os, signal, sys, time
+    from lwa_cli.pipeline import extract as extract_mod
+    from lwa_cli.workspace.features import FeatureWriter
+
+    written = []
+    real_append = FeatureWriter.append
+    def counting(self, unit, rows):
+        real_append(self, unit, rows)
+        written.append(unit)
+    FeatureWriter.append = counting
+
+    real_forward = extract_mod.extract_layers
+    forwards = []
+    def dying(loaded, wave, layers):
+        forwards.append(1)
+        if len(forwards) == 4:  # SIGKILL once 3 utterances are on disk, reader ahead
+            deadline = time.time() + 60
+            while len(written) < 3 and time.time() < deadline:
+                time.sleep(0.01)
+            os.kill(os.getpid(), signal.SIGKILL)
+        return real_forward(loaded, wave, layers)
+    extract_mod.extract_layers = dying
+
+    from lwa_cli.cli.main import run
+    sys.argv = ["lwa"] + sys.argv[1:]
+    run()
+""")
+
+
+def test_sigkill_during_an_overlapped_extraction_resumes_to_the_same_file(ws, base,
+                                                                          reference):
+    args = ["-w", str(ws.root), "--threads", "1", "extract", "--model", M, "--checkpoint",
+            str(base / "m" / M), "--split", "dev-clean", "--span", "frame", "--layer",
+            "T0-T2", "--device", "cpu"]
+    proc = subprocess.run([sys.executable, "-c", KILLER, *args], capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == -9, proc.stderr
+    target = ws.features_path(M, "dev-clean", "1", "frame")
+    assert partial_path(target).exists() and not target.exists()
+    summary = extract(ws, base)
+    assert summary.status == "resumed" and summary.units_run == summary.units - 3
+    assert_same(contents(target), reference)
+
+
+def test_read_ahead_keeps_order_stays_bounded_and_raises_at_the_failing_unit():
+    loaded: list[int] = []
+
+    def load(unit: int) -> np.ndarray:
+        loaded.append(unit)
+        if unit == 7:
+            raise ValueError("unit 7 is unreadable")
+        return np.full(3, float(unit))
+
+    got = []
+    with pytest.raises(ValueError, match="unit 7 is unreadable"):
+        for unit, wave in read_ahead(range(10), load, depth=2):
+            time.sleep(0.02)  # a slow consumer: the reader must wait, not run away
+            # Bounded: one item in hand, `depth` in the queue, one being loaded.
+            assert len(loaded) <= unit + 1 + 2 + 1
+            got.append((unit, wave[0]))
+    assert got == [(u, float(u)) for u in range(7)]
+    assert 8 not in loaded  # the reader stopped at the failure
+    assert not any(t.name == "lwa-audio-reader" for t in threading.enumerate())
+
+
+def test_write_behind_writes_in_order_and_finishes_pending_items_on_interrupt():
+    done: list[int] = []
+
+    def slow(i: int) -> None:
+        time.sleep(0.01)
+        done.append(i)
+
+    with pytest.raises(KeyboardInterrupt):
+        with WriteBehind(slow, depth=2) as behind:
+            for i in range(5):
+                behind.submit(i)
+            raise KeyboardInterrupt
+    assert done == [0, 1, 2, 3, 4]  # everything submitted before the interrupt is kept
+
+    def broken(i: int) -> None:
+        if i == 2:
+            raise OSError(28, "No space left on device")
+        done.append(i)
+
+    done.clear()
+    with pytest.raises(OSError, match="No space left"):
+        with WriteBehind(broken, depth=1) as behind:
+            for i in range(50):
+                behind.submit(i)
+    assert done == [0, 1]  # nothing is written after the failure
+    with pytest.raises(ValueError, match="depth"):
+        WriteBehind(slow, depth=0)
