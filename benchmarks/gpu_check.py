@@ -115,7 +115,7 @@ def check_model(table: Table, label: str, model: str, ckpt: Path | None, device:
 
 
 def check_cca(table: Table, device: str, rows: int, dims: int) -> None:
-    from lwa_cli.analysis.cca_stats import accumulate_split_stats
+    from lwa_cli.analysis.cca.stats import accumulate_split_stats
 
     rng = np.random.default_rng(0)
     x = rng.standard_normal((rows, dims)).astype(np.float32)
@@ -134,7 +134,7 @@ def check_cca(table: Table, device: str, rows: int, dims: int) -> None:
 
 
 def check_kmeans(table: Table, device: str, rows: int) -> None:
-    from lwa_cli.analysis.kmeans import fit_assign
+    from lwa_cli.analysis.mi.kmeans import fit_assign
 
     try:
         import faiss  # noqa: F401
