@@ -256,6 +256,22 @@ def layer_option(default: Any = None, help: str = f"{LAYER_HELP} (default: all e
                         autocompletion=complete_layer, help=help)
 
 
+def from_option() -> Any:
+    """``--from WS`` (repeatable): gather stored results from these workspaces instead of -w."""
+    return typer.Option([], "--from", metavar="WORKSPACE",
+                        help="Gather results from this workspace instead of --workspace "
+                             "(repeatable: one set across workspaces; a model in several "
+                             "must have the same weights).")
+
+
+def workspaces_of(ctx: typer.Context, sources: list[Path]) -> Workspace | list[Workspace]:
+    """The global workspace, or the ``--from`` workspaces when any are given."""
+    st = state(ctx)
+    if not sources:
+        return st.workspace
+    return [Workspace(path, wait=st.workspace.wait) for path in sources]
+
+
 def seed_option(of: str) -> Any:
     """``--seed`` (default 0) of the random draw `of`, e.g. ``"the k-means runs"``."""
     return typer.Option(0, "--seed", help=f"Random seed of {of}; the same seed gives the same "

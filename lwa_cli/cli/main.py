@@ -14,6 +14,7 @@ import os
 import sys
 from pathlib import Path
 
+import click
 import typer
 from rich.text import Text
 
@@ -21,6 +22,7 @@ from lwa_cli import __version__
 from lwa_cli.cli import analysis as analysis_cmds
 from lwa_cli.cli import awd_sts as awd_sts_cmds
 from lwa_cli.cli import cca as cca_cmds
+from lwa_cli.cli import clean as clean_cmds
 from lwa_cli.cli import data as data_cmds
 from lwa_cli.cli import demo as demo_cmds
 from lwa_cli.cli import features as feature_cmds
@@ -79,7 +81,14 @@ class LwaGroup(PlainFlagsGroup):
     """Keeps the exit-code contract whatever typer/click version is installed."""
 
     def parse_args(self, ctx, args):  # noqa: D401 - click API
-        return super().parse_args(ctx, hoist_global_options(list(args)))
+        args = hoist_global_options(list(args))
+        given = [a for a in args[:args.index("--") if "--" in args else len(args)]
+                 if a.split("=", 1)[0] in ("-w", "--workspace")]
+        if len(given) > 1:  # click would silently keep the last one
+            raise click.UsageError("--workspace/-w given more than once; to gather results "
+                                   "from several workspaces use `lwa report --from A --from B` "
+                                   "(or `lwa results --from ...`)", ctx=ctx)
+        return super().parse_args(ctx, args)
 
     def invoke(self, ctx):  # noqa: D401 - click API
         try:
@@ -185,6 +194,7 @@ app.command("sts", cls=LwaCommand)(awd_sts_cmds.sts)
 app.command("report", cls=LwaCommand)(report_cmds.report)
 app.command("results", cls=LwaCommand)(results_cmds.results)
 app.command("status", cls=LwaCommand)(status_cmds.status)
+app.add_typer(clean_cmds.clean_app, name="clean")
 
 
 def run() -> None:

@@ -12,10 +12,12 @@ from lwa_cli.choices import ANALYSIS_NAMES
 from lwa_cli.cli.common import (
     JSON_OPT,
     complete_from,
+    from_option,
     model_filter_option,
     out_console,
     print_json,
     state,
+    workspaces_of,
 )
 from lwa_cli.errors import LwaUsageError
 
@@ -114,16 +116,24 @@ def report(ctx: typer.Context,
            baseline: list[str] = typer.Option([], "--baseline",
                                               help="Reference line, e.g. "
                                                    "wordsim=GloVe:0.41 (repeatable)."),
-           as_json: bool = JSON_OPT) -> None:
-    """Gather stored results: table, results.csv/.json, figures (+ figures.json), index.html."""
+           as_json: bool = JSON_OPT,
+           sources: list[Path] = from_option()) -> None:
+    """Gather stored results: table, results.csv/.json, figures (+ figures.json), index.html.
+
+    `--from A --from B` reports the results of several workspaces together.
+    """
     st = state(ctx)
+    spaces = workspaces_of(ctx, sources)
+    if out is None and isinstance(spaces, list) and len(spaces) > 1:
+        raise LwaUsageError("--out is needed with several --from workspaces")
     from lwa_cli.report import build_report
     from lwa_cli.report.analyses import load_names
     from lwa_cli.report.figures import FORMATS
 
     if fmt not in FORMATS:
         raise LwaUsageError(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}")
-    summary = build_report(st.workspace, out or st.workspace.root / "report",
+    first = spaces if not isinstance(spaces, list) else spaces[0]
+    summary = build_report(spaces, out or first.root / "report",
                            models=model or None, analyses=analysis or None, fmt=fmt, dpi=dpi,
                            ylims=parse_ylims(ylim), baselines=parse_baselines(baseline),
                            names=load_names(names) if names else None, reporter=st.reporter)

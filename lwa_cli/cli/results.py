@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import typer
 from rich.table import Table
@@ -11,11 +12,13 @@ from lwa_cli.choices import ANALYSIS_NAMES
 from lwa_cli.cli.common import (
     LAYER_HELP,
     complete_from,
+    from_option,
     layer_option,
     model_filter_option,
     out_console,
     split_option,
     state,
+    workspaces_of,
 )
 from lwa_cli.errors import LwaUsageError
 
@@ -71,7 +74,8 @@ def results(ctx: typer.Context,
                                               help="Only this measure: score, or e.g. macro "
                                                    "for wordsim (repeatable)."),
             fmt: str = typer.Option("table", "--format",
-                                    help="Output: table, csv, tsv or json.")) -> None:
+                                    help="Output: table, csv, tsv or json."),
+            sources: list[Path] = from_option()) -> None:
     """Print stored results: mean ± std over samples and iterations, n, CV-trial spread.
 
     Stale results (inputs changed since) are left out and counted on stderr, as in
@@ -82,7 +86,8 @@ def results(ctx: typer.Context,
     if fmt not in FORMATS:
         raise LwaUsageError(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}")
     st = state(ctx)
-    got = gather(st.workspace, model=model or None, analysis=analysis or None,
+    spaces = workspaces_of(ctx, sources)
+    got = gather(spaces, model=model or None, analysis=analysis or None,
                  split=split or None, layer=layer or None)
     rows = got.aggregated
     if measure:
@@ -90,7 +95,7 @@ def results(ctx: typer.Context,
     if got.stale:
         from lwa_cli.report.collect import stale_warning
 
-        st.reporter.warn(stale_warning(st.workspace, got.stale, "these results"))
+        st.reporter.warn(stale_warning(spaces, got.stale, "these results"))
     if fmt == "table":
         out_console.print(results_table(rows))
     else:
