@@ -14,7 +14,6 @@ import os
 import sys
 from pathlib import Path
 
-import click
 import typer
 from rich.text import Text
 
@@ -41,7 +40,7 @@ from lwa_cli.cli.common import (
     is_closed_pipe,
     labelled,
 )
-from lwa_cli.cli.compat import PASSTHROUGH
+from lwa_cli.cli.compat import PASSTHROUGH, UsageError
 from lwa_cli.errors import LwaError
 from lwa_cli.workspace import Workspace
 from lwa_cli.workspace.core import StorageError, storage_error
@@ -85,7 +84,7 @@ class LwaGroup(PlainFlagsGroup):
         given = [a for a in args[:args.index("--") if "--" in args else len(args)]
                  if a.split("=", 1)[0] in ("-w", "--workspace")]
         if len(given) > 1:  # click would silently keep the last one
-            raise click.UsageError("--workspace/-w given more than once; to gather results "
+            raise UsageError("--workspace/-w given more than once; to gather results "
                                    "from several workspaces use `lwa report --from A --from B` "
                                    "(or `lwa results --from ...`)", ctx=ctx)
         return super().parse_args(ctx, args)
