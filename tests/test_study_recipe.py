@@ -108,7 +108,8 @@ def test_dry_run_without_the_optional_inputs(tmp_path):
 
 # The analyses of the real run: each kind of prerequisite once (mel: frame and frame-local;
 # inter: the other model's frame file; MI: dev-clean and train-clean; wordsim: its own span).
-RUN_ANALYSES = "cca-mel cca-inter mi-phone wordsim"
+# (mi word rather than mi phone: the demo's word samples are small with WORDS=4.)
+RUN_ANALYSES = "cca-mel cca-inter mi-word wordsim"
 
 
 def test_recipe_runs_on_the_demo_with_two_models(tmp_path):
@@ -117,7 +118,7 @@ def test_recipe_runs_on_the_demo_with_two_models(tmp_path):
     args = (f"MODELS={W} {H}", f"CKPT_{W}={tmp_path}/models/{W}",
             f"CKPT_{H}={tmp_path}/models/{H}.pt", "TRAIN_SPLITS=train-clean-100",
             f"INTER_WITH={W}", f"ANALYSES={RUN_ANALYSES}", "PER_LAYER=0", "UTTERANCES=3",
-            "WORDS=6", "INSTANCES=2", "MI_PHONE_OPTS=--clusters 4", "DEVICE=cpu",
+            "WORDS=4", "INSTANCES=2", "MI_WORD_OPTS=--clusters 4", "DEVICE=cpu",
             f"LWA={sys.executable} -m lwa_cli -q")
     start = time.monotonic()
     first = _make(tmp_path, "-j2", *args)
@@ -126,8 +127,8 @@ def test_recipe_runs_on_the_demo_with_two_models(tmp_path):
     df = results.load(ws)
     assert df.attrs["n_stale"] == 0
     got = {(m, a): sorted(set(g.layer)) for (m, a), g in df.groupby(["model", "analysis"])}
-    assert sorted(got) == [(H, "cca-inter"), (H, "cca-mel"), (H, "mi-phone"), (H, "wordsim"),
-                           (W, "cca-mel"), (W, "mi-phone"), (W, "wordsim")]
+    assert sorted(got) == [(H, "cca-inter"), (H, "cca-mel"), (H, "mi-word"), (H, "wordsim"),
+                           (W, "cca-mel"), (W, "mi-word"), (W, "wordsim")]
     # Layers as each checkpoint has them (demo HuBERT: 2 transformer layers, W: 3).
     assert got[(H, "wordsim")] == ["T0", "T1", "T2"]
     assert got[(W, "wordsim")] == ["T0", "T1", "T2", "T3"]
@@ -144,7 +145,7 @@ def test_recipe_runs_on_the_demo_with_two_models(tmp_path):
 
     before = lwa_json(ws, "report", "--out", str(tmp_path / "before"))
     removed = lwa_json(ws, "clean", "features")["removed"]
-    assert {e["model"] for e in removed} == {W, H} and len(removed) == 2 * 4 + 1
+    assert {e["model"] for e in removed} == {W, H} and len(removed) == 2 * 5
     assert not list((ws / "features").rglob("*.h5"))
     after = lwa_json(ws, "report", "--out", str(tmp_path / "after"))
     assert after["n_stale"] == 0 and after["n_records"] == before["n_records"] == len(df)
