@@ -8,9 +8,10 @@ from lwa_cli.cli.common import (
     JSON_OPT,
     LwaCommand,
     PlainFlagsGroup,
-    complete_model,
-    complete_split,
+    model_filter_option,
     print_json,
+    sample_filter_option,
+    split_option,
     state,
 )
 
@@ -20,14 +21,13 @@ clean_app = typer.Typer(help="Remove stored data on purpose (results computed fr
 
 @clean_app.command("features", cls=LwaCommand)
 def features(ctx: typer.Context,
-             model: str = typer.Option(None, "--model", autocompletion=complete_model,
-                                       help="Only this model's feature files."),
-             span: str = typer.Option(None, "--span",
-                                      help="Only this span (frame, phone, word, wordsim, utt, "
-                                           "allwords) or file (frame-local)."),
-             split: str = typer.Option(None, "--split", autocompletion=complete_split,
-                                       help="Only this split."),
-             sample: str = typer.Option(None, "--sample", help="Only this sample."),
+             model: list[str] = model_filter_option(),
+             span: list[str] = typer.Option([], "--span",
+                                            help="Only this span (frame, phone, word, wordsim, "
+                                                 "utt, allwords) or file (frame-local); "
+                                                 "repeatable."),
+             split: list[str] = split_option([], "Only this split (repeatable)."),
+             sample: list[str] = sample_filter_option(),
              dry_run: bool = typer.Option(False, "--dry-run",
                                           help="List what would be removed; remove nothing."),
              as_json: bool = JSON_OPT) -> None:
@@ -39,8 +39,8 @@ def features(ctx: typer.Context,
     from lwa_cli.workspace.cleaning import clean_features
 
     st = state(ctx)
-    removed = clean_features(st.workspace, model=model, span=span, split=split, sample=sample,
-                             dry_run=dry_run)
+    removed = clean_features(st.workspace, model=model or None, span=span or None,
+                             split=split or None, sample=sample or None, dry_run=dry_run)
     if as_json:
         print_json({"dry_run": dry_run, "removed": removed})
         return

@@ -242,6 +242,11 @@ def model_filter_option() -> Any:
                         help="Only this model (repeatable).")
 
 
+def sample_filter_option() -> Any:
+    """``--sample NAME`` as a repeatable filter of stored data."""
+    return typer.Option([], "--sample", help="Only this sample (repeatable).")
+
+
 def split_option(default: Any = None,
                  help: str = "Split (or virtual split train-clean / train).") -> Any:
     """``--split`` (required without a default; a list default makes it repeatable)."""

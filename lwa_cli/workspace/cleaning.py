@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -45,24 +45,31 @@ def removed_features(ws: Workspace) -> dict[str, dict[str, Any]]:
     return data if isinstance(data, dict) else {}
 
 
-def _matches(meta: Mapping[str, Any], path: Path, *, model: str | None, span: str | None,
-             split: str | None, sample: str | None) -> bool:
+Filter = str | Sequence[str] | None
+
+
+def _wanted(value: Filter) -> set[str] | None:
+    if value is None:
+        return None
+    return {value} if isinstance(value, str) else set(value)
+
+
+def _matches(meta: Mapping[str, Any], path: Path, **filters: set[str] | None) -> bool:
     stem = path.name.split(".", 1)[0]  # frame, frame-local, phone (parts: frame.part-0)
-    return ((model is None or meta.get("model") == model)
-            and (span is None or span in (stem, meta.get("span")))
-            and (split is None or meta.get("split") == split)
-            and (sample is None or str(meta.get("sample")) == sample))
+    have = {"model": {meta.get("model")}, "span": {stem, meta.get("span")},
+            "split": {meta.get("split")}, "sample": {str(meta.get("sample"))}}
+    return all(wanted is None or have[key] & wanted for key, wanted in filters.items())
 
 
-def clean_features(ws: Workspace, *, model: str | None = None, span: str | None = None,
-                   split: str | None = None, sample: str | None = None,
+def clean_features(ws: Workspace, *, model: Filter = None, span: Filter = None,
+                   split: Filter = None, sample: Filter = None,
                    dry_run: bool = False) -> list[dict[str, Any]]:
     """Remove the complete feature files matching the filters; keep their results current.
 
     Parameters
     ----------
-    model, split, sample : only files of this model / split / sample (None: all).
-    span : only this span (``frame``, ``phone``...) or file stem (``frame-local``).
+    model, split, sample : only files of these models / splits / samples (None: all).
+    span : only these spans (``frame``, ``phone``...) or file stems (``frame-local``).
     dry_run : say what would be removed, remove nothing.
 
     Returns one record per file (workspace ``path``, ``size_mib`` and the kept meta fields).
@@ -82,7 +89,8 @@ def clean_features(ws: Workspace, *, model: str | None = None, span: str | None 
         except (LwaError, OSError, ValueError):
             continue
         present.add(f"{meta.get('model')} {meta.get('split')} {path.name}")
-        if _matches(meta, path, model=model, span=span, split=split, sample=sample):
+        if _matches(meta, path, model=_wanted(model), span=_wanted(span),
+                    split=_wanted(split), sample=_wanted(sample)):
             found.append((path, meta))
     if not found:
         have = "; ".join(sorted(present)) or "none"

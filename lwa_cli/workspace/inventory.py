@@ -159,7 +159,9 @@ def model_fingerprints(ws: Workspace) -> dict[str, set[str]]:
             continue
         if meta.get("model") and meta.get("fingerprint"):
             out[meta["model"]].add(str(meta["fingerprint"]))
-    for entry in removed_features(ws).values():
+    for rel, entry in removed_features(ws).items():
+        if (ws.root / rel).is_file():  # extracted again since: the file itself counts
+            continue
         if entry.get("model") and entry.get("fingerprint"):
             out[entry["model"]].add(str(entry["fingerprint"]))
     return dict(out)
