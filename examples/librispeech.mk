@@ -30,7 +30,8 @@
 #   GLOVE, AGWE  word-embedding files: add `cca glove` / `cca agwe` when given
 #   SEMANTIC, SYNTACTIC  attribute oracles (QVEC format): add `cca semantic` / `cca syntactic`
 #   STS          spoken-STS manifest or parquet directory (`lwa prepare-sts --from`): adds `sts`
-#   ANALYSES     the analyses to run (default: every one whose inputs are given)
+#   ANALYSES     the analyses to run (default: every one whose inputs are given);
+#                SKIP_ANALYSES leaves some out
 #   DEVICE       cuda or cpu (default: auto);  LWA: the lwa command;  THREADS per analysis
 
 MODEL       ?= hubert_base
@@ -71,6 +72,8 @@ AWD_OPTS      ?=
 ANALYSES ?= cca-mel cca-intra cca-phone cca-word mi-phone mi-word wordsim segment awd \
   $(if $(INTER_WITH),cca-inter) $(if $(GLOVE),cca-glove) $(if $(AGWE),cca-agwe) \
   $(if $(SEMANTIC),cca-semantic) $(if $(SYNTACTIC),cca-syntactic) $(if $(STS),sts)
+SKIP_ANALYSES ?=
+override ANALYSES := $(filter-out $(SKIP_ANALYSES),$(ANALYSES))
 
 export LWA_WORKSPACE := $(WS)
 RUN  := $(LWA) --threads $(THREADS)

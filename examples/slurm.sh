@@ -7,7 +7,8 @@
 #   2. models  one array task per model: its extractions and analyses, the layers in parallel
 #              on the task's cores (each analysis runs with `lwa --threads 1`), the GPU for
 #              extraction and CCA/k-means;
-#   3. report  one job: the report across all models.
+#   3. report  one job: `cca inter` (it needs every model's features), then the report
+#              across all models.
 #
 #   MODELS="wav2vec_base hubert_base wavlm_base" \
 #   CKPT_wav2vec_base=/ckpt/wav2vec_small.pt CKPT_hubert_base=/ckpt/hubert_base_ls960.pt \
@@ -50,8 +51,8 @@ case "${LWA_STEP:-submit}" in
       --dependency="afterok:$data" --array="0-$((${#models[@]} - 1))" \
       --export=ALL,LWA_STEP=model "$0")
     # shellcheck disable=SC2086
-    report=$(sbatch --parsable ${SBATCH_OPTS:-} --job-name=lwa-report --gres=none \
-      --cpus-per-task=2 --dependency="afterok:$array" --export=ALL,LWA_STEP=report "$0")
+    report=$(sbatch --parsable ${SBATCH_OPTS:-} --job-name=lwa-report \
+      --dependency="afterok:$array" --export=ALL,LWA_STEP=report "$0")
     echo "submitted: data $data, models $array (${#models[@]} tasks: $MODELS), report $report"
     ;;
   data)
@@ -61,10 +62,11 @@ case "${LWA_STEP:-submit}" in
     m=${models[$SLURM_ARRAY_TASK_ID]}
     jobs=${SLURM_CPUS_PER_TASK:-$(nproc)}
     echo "lwa study of $m on $(hostname): $jobs parallel layers, workspace $WS"
-    exec "${recipe[@]}" -j "$jobs" MODELS="$m" analyses
+    # cca inter needs the other model's features: the report step runs it, once all are there.
+    exec "${recipe[@]}" -j "$jobs" MODELS="$m" SKIP_ANALYSES=cca-inter analyses
     ;;
   report)
-    exec "${recipe[@]}" report
+    exec "${recipe[@]}" -j "${SLURM_CPUS_PER_TASK:-1}" report
     ;;
   *)
     echo "unknown LWA_STEP=$LWA_STEP (submit, data, model, report)" >&2
