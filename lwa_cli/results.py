@@ -72,17 +72,27 @@ def _as_list(value: Filter) -> list[str] | None:
     return [value] if isinstance(value, str) else list(value)
 
 
-def _workspace(workspace: Workspace | Path | str) -> Workspace:
-    return workspace if isinstance(workspace, Workspace) else Workspace(workspace)
+Workspaces = Workspace | Path | str | Sequence[Workspace | Path | str]
+"""One workspace, or several whose results are gathered together (`gather`)."""
 
 
-def gather(workspace: Workspace | Path | str, *, model: Filter = None, analysis: Filter = None,
+def _workspace(workspace: Workspaces) -> Workspace | list[Workspace]:
+    if isinstance(workspace, (Workspace, Path, str)):
+        return workspace if isinstance(workspace, Workspace) else Workspace(workspace)
+    return [w if isinstance(w, Workspace) else Workspace(w) for w in workspace]
+
+
+def gather(workspace: Workspaces, *, model: Filter = None, analysis: Filter = None,
            split: Filter = None, layer: Filter = None, require: bool = True) -> Collected:
     """The current results matching the filters (each a name or a list of names).
 
+    `workspace` may be a list: the current results of every workspace are gathered into one
+    set (one report across models studied in separate workspaces).
+
     Raises
     ------
-    LwaError : no workspace; with `require`, no current results at all.
+    LwaError : no workspace; with `require`, no current results at all; a model found in
+        several workspaces with different weights (fingerprints of its feature files).
     LwaUsageError : a requested model, analysis or split has no stored results, or a
         `layer` item (a name, a range ``T0-T6``, a group ``C``/``T``/``all``; see
         `lwa_cli.models.layers`) matches no stored layer.
@@ -107,7 +117,7 @@ def _frame(rows: list[dict[str, Any]], leading: Sequence[str], got: Collected
     return frame
 
 
-def load(workspace: Workspace | Path | str, *, model: Filter = None, analysis: Filter = None,
+def load(workspace: Workspaces, *, model: Filter = None, analysis: Filter = None,
          split: Filter = None, layer: Filter = None) -> pandas.DataFrame:
     """One row per current stored result (columns in the module docstring).
 
@@ -117,7 +127,7 @@ def load(workspace: Workspace | Path | str, *, model: Filter = None, analysis: F
     return _frame(got.rows, KEY_COLUMNS, got)
 
 
-def summary(workspace: Workspace | Path | str, *, model: Filter = None,
+def summary(workspace: Workspaces, *, model: Filter = None,
             analysis: Filter = None, split: Filter = None,
             layer: Filter = None) -> pandas.DataFrame:
     """Mean ± std per (model, analysis, split, variant, measure, layer) of current results."""

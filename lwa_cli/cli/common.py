@@ -301,6 +301,11 @@ def model_filter_option() -> Any:
                         help="Only this model (repeatable).")
 
 
+def sample_filter_option() -> Any:
+    """``--sample NAME`` as a repeatable filter of stored data."""
+    return typer.Option([], "--sample", help="Only this sample (repeatable).")
+
+
 def split_option(default: Any = None,
                  help: str = "Split (or virtual split train-clean / train).") -> Any:
     """``--split`` (required without a default; a list default makes it repeatable)."""
@@ -313,6 +318,22 @@ def layer_option(default: Any = None, help: str = f"{LAYER_HELP} (default: all e
     """``--layer`` in the vocabulary of `lwa_cli.models.layers` (repeatable by default)."""
     return typer.Option([] if default is None else default, "--layer",
                         autocompletion=complete_layer, help=help)
+
+
+def from_option() -> Any:
+    """``--from WS`` (repeatable): gather stored results from these workspaces instead of -w."""
+    return typer.Option([], "--from", metavar="WORKSPACE",
+                        help="Gather results from this workspace instead of --workspace "
+                             "(repeatable: one set across workspaces; a model in several "
+                             "must have the same weights).")
+
+
+def workspaces_of(ctx: typer.Context, sources: list[Path]) -> Workspace | list[Workspace]:
+    """The global workspace, or the ``--from`` workspaces when any are given."""
+    st = state(ctx)
+    if not sources:
+        return st.workspace
+    return [Workspace(path, wait=st.workspace.wait) for path in sources]
 
 
 def seed_option(of: str) -> Any:

@@ -30,3 +30,6 @@ def _passthrough() -> tuple[type[BaseException], ...]:
 
 PASSTHROUGH = _passthrough()
 """Exceptions the CLI re-raises untouched: help/exit, usage errors, aborts."""
+
+UsageError: type[Exception] = _click_module().exceptions.UsageError
+"""The usage error of the installed click (exit code 2, with the usage line)."""

@@ -23,6 +23,7 @@ from lwa_cli.cli import abx as abx_cmds
 from lwa_cli.cli import analysis as analysis_cmds
 from lwa_cli.cli import awd_sts as awd_sts_cmds
 from lwa_cli.cli import cca as cca_cmds
+from lwa_cli.cli import clean as clean_cmds
 from lwa_cli.cli import data as data_cmds
 from lwa_cli.cli import demo as demo_cmds
 from lwa_cli.cli import features as feature_cmds
@@ -43,7 +44,7 @@ from lwa_cli.cli.common import (
     is_closed_pipe,
     labelled,
 )
-from lwa_cli.cli.compat import PASSTHROUGH
+from lwa_cli.cli.compat import PASSTHROUGH, UsageError
 from lwa_cli.errors import LwaError
 from lwa_cli.workspace import Workspace
 from lwa_cli.workspace.core import StorageError, storage_error
@@ -84,7 +85,14 @@ class LwaGroup(PlainFlagsGroup):
 
     def parse_args(self, ctx, args):  # noqa: D401 - click API
         ctx.meta["lwa_args"] = list(args)  # the command line, for a log's header
-        return super().parse_args(ctx, hoist_global_options(list(args)))
+        args = hoist_global_options(list(args))
+        given = [a for a in args[:args.index("--") if "--" in args else len(args)]
+                 if a.split("=", 1)[0] in ("-w", "--workspace")]
+        if len(given) > 1:  # click would silently keep the last one
+            raise UsageError("--workspace/-w given more than once; to gather results "
+                             "from several workspaces use `lwa report --from A --from B` "
+                             "(or `lwa results --from ...`)", ctx=ctx)
+        return super().parse_args(ctx, args)
 
     def _main_shell_completion(self, ctx_args, prog_name, complete_var=None):
         from lwa_cli.cli.completion import register
@@ -206,6 +214,7 @@ app.command("probe", cls=LwaCommand)(probe_cmds.probe)
 app.command("report", cls=LwaCommand)(report_cmds.report)
 app.command("results", cls=LwaCommand)(results_cmds.results)
 app.command("status", cls=LwaCommand)(status_cmds.status)
+app.add_typer(clean_cmds.clean_app, name="clean")
 
 
 def run() -> None:

@@ -12,10 +12,12 @@ from lwa_cli.choices import ANALYSIS_NAMES
 from lwa_cli.cli.common import (
     JSON_OPT,
     complete_from,
+    from_option,
     model_filter_option,
     out_console,
     print_json,
     state,
+    workspaces_of,
 )
 from lwa_cli.errors import LwaUsageError
 from lwa_cli.progress import plural
@@ -126,12 +128,17 @@ def report(ctx: typer.Context,
            table: bool = typer.Option(False, "--table",
                                       help="Print the table of results on stdout (the paths "
                                            "written go to stderr then)."),
-           as_json: bool = JSON_OPT) -> None:
+           as_json: bool = JSON_OPT,
+           sources: list[Path] = from_option()) -> None:
     """Gather stored results: results.csv/.json, figures (+ figures.json), index.html.
 
     Prints the paths written on stdout, the page first (`--table`: the results instead).
+    `--from A --from B` reports the results of several workspaces together.
     """
     st = state(ctx)
+    spaces = workspaces_of(ctx, sources)
+    if out is None and isinstance(spaces, list) and len(spaces) > 1:
+        raise LwaUsageError("--out is needed with several --from workspaces")
     from lwa_cli.report import build_report
     from lwa_cli.report.analyses import load_names
     from lwa_cli.report.figures import FORMATS
@@ -140,7 +147,8 @@ def report(ctx: typer.Context,
     if fmt not in FORMATS:
         raise LwaUsageError(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}")
     width_preset(width)  # a usage error before any work
-    summary = build_report(st.workspace, out or st.workspace.root / "report",
+    first = spaces if not isinstance(spaces, list) else spaces[0]
+    summary = build_report(spaces, out or first.root / "report",
                            models=model or None, analyses=analysis or None, fmt=fmt, dpi=dpi,
                            ylims=parse_ylims(ylim), baselines=parse_baselines(baseline),
                            names=load_names(names) if names else None, width=width,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import typer
 from rich.table import Table
@@ -12,11 +13,13 @@ from lwa_cli.cli.common import (
     JSON_OPT,
     LAYER_HELP,
     complete_from,
+    from_option,
     layer_option,
     model_filter_option,
     out_console,
     split_option,
     state,
+    workspaces_of,
 )
 from lwa_cli.errors import LwaUsageError
 
@@ -73,7 +76,8 @@ def results(ctx: typer.Context,
                                                    "for wordsim (repeatable)."),
             fmt: str = typer.Option("table", "--format",
                                     help="Output: table, csv, tsv or json."),
-            as_json: bool = JSON_OPT) -> None:
+            as_json: bool = JSON_OPT,
+            sources: list[Path] = from_option()) -> None:
     """Print stored results: mean ± std over samples and iterations, n, CV-trial spread.
 
     Stale results (inputs changed since) are left out and counted on stderr, as in
@@ -88,7 +92,8 @@ def results(ctx: typer.Context,
             raise LwaUsageError(f"--json and --format {fmt} ask for two outputs; give one")
         fmt = "json"
     st = state(ctx)
-    got = gather(st.workspace, model=model or None, analysis=analysis or None,
+    spaces = workspaces_of(ctx, sources)
+    got = gather(spaces, model=model or None, analysis=analysis or None,
                  split=split or None, layer=layer or None)
     rows = got.aggregated
     if measure:
@@ -101,7 +106,7 @@ def results(ctx: typer.Context,
     if got.stale:
         from lwa_cli.report.collect import stale_warning
 
-        st.reporter.warn(stale_warning(st.workspace, got.stale, "these results"))
+        st.reporter.warn(stale_warning(spaces, got.stale, "these results"))
     if fmt == "table":
         out_console.print(results_table(rows))
     else:

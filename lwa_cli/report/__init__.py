@@ -103,7 +103,8 @@ def _write_all(files: dict[Path, bytes]) -> None:
                 tmp.unlink()
 
 
-def build_report(ws: Workspace, out_dir: Path | str, *, models: Sequence[str] | None = None,
+def build_report(ws: Workspace | Sequence[Workspace], out_dir: Path | str, *,
+                 models: Sequence[str] | None = None,
                  analyses: Sequence[str] | None = None, fmt: str = "png", dpi: int = 150,
                  ylims: YLims | None = None, names: Mapping[str, str] | None = None,
                  baselines: Baselines | None = None, width: str = "page",
@@ -113,7 +114,8 @@ def build_report(ws: Workspace, out_dir: Path | str, *, models: Sequence[str] | 
 
     Parameters
     ----------
-    ws : the workspace whose stored results are reported (stale ones are left out, counted).
+    ws : the workspace whose stored results are reported (stale ones are left out, counted),
+        or several, reported together (a model in several must have the same weights).
     out_dir : report directory (created if needed; files of an earlier report are replaced).
     models, analyses : report only these (None or empty: all stored).
     fmt, dpi : image format (png, pdf, svg) and resolution of the figures.
@@ -167,7 +169,8 @@ def build_report(ws: Workspace, out_dir: Path | str, *, models: Sequence[str] | 
     versions = sorted({str(r["lwa_version"]) for r in got.records if r.get("lwa_version")})
     provenance = {
         "lwa version": __version__,
-        "workspace": str(ws.root),
+        "workspace": (str(ws.root) if isinstance(ws, Workspace)
+                      else ", ".join(str(w.root) for w in ws)),
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC"),
         "results": f"{len(got.rows)} stored results",
         "stale results left out": str(got.n_stale),

@@ -8,6 +8,7 @@ architecture behind the depth axis comes from each model's feature file.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +17,7 @@ from typing import Any
 from lwa_cli.analyses import ANALYSES, producers
 from lwa_cli.errors import LwaError, LwaUsageError, did_you_mean
 from lwa_cli.workspace import Workspace
+from lwa_cli.workspace.cleaning import removed_features
 from lwa_cli.workspace.features import FeatureFile
 from lwa_cli.workspace.provenance import FreshnessChecker
 from lwa_cli.workspace.results import load_results
@@ -105,14 +107,60 @@ def feature_specs(ws: Workspace, records: Sequence[dict[str, Any]]) -> dict[str,
                 with FeatureFile(ws.root / Path(path)) as features:
                     meta = features.meta
             except (LwaError, OSError, ValueError, KeyError):
-                continue
+                meta = removed_features(ws).get(path)  # removed by `lwa clean features`
+                if meta is None:
+                    continue
             if meta.get("model") == model and isinstance(meta.get("spec"), dict):
                 specs[model] = meta["spec"]
                 break
     return specs
 
 
-def collect(ws: Workspace, *, models: Sequence[str] | None = None,
+def _one(ws: Workspace, require: bool) -> tuple[list[dict[str, Any]], list[tuple[dict, str]]]:
+    ws.check()
+    records = load_results(ws)
+    if not records and require:
+        raise LwaError(f"no results in workspace {ws.root}; run {PRODUCERS} first")
+    records, stale = split_stale(ws, records)
+    if not records and require:
+        raise LwaError(f"every result in workspace {ws.root} is stale; rerun {PRODUCERS}")
+    return records, stale
+
+
+def check_models_agree(workspaces: Sequence[Workspace]) -> None:
+    """Raise unless every model found in several workspaces has the same weights in each.
+
+    The weights' fingerprints come from the feature files (removed ones included).
+    """
+    from lwa_cli.workspace.inventory import model_fingerprints
+
+    seen: dict[str, tuple[Workspace, set[str]]] = {}
+    for ws in workspaces:
+        for model, prints in model_fingerprints(ws).items():
+            if model in seen and seen[model][1] != prints:
+                other, theirs = seen[model]
+                raise LwaError(
+                    f"model {model} has other weights in workspace {ws.root} (fingerprint "
+                    f"{', '.join(sorted(prints))}) than in {other.root} "
+                    f"({', '.join(sorted(theirs))}); rename it in one workspace (extract under "
+                    "another --model) to report both")
+            seen.setdefault(model, (ws, prints))
+
+
+def _dedupe(pairs: list[tuple[Workspace, dict[str, Any]]]) -> list[dict[str, Any]]:
+    """One record per result: the same result file in two workspaces (same model, weights,
+    analysis, split, sample, layer and variant) counts once, from the first workspace."""
+    out, keys = [], set()
+    for ws, record in pairs:
+        key = (Path(record["file"]).relative_to(ws.results_dir()).as_posix()
+               if record.get("file") else id(record), record.get("provenance"))
+        if key not in keys:
+            keys.add(key)
+            out.append(record)
+    return out
+
+
+def collect(ws: Workspace | Sequence[Workspace], *, models: Sequence[str] | None = None,
             analyses: Sequence[str] | None = None, splits: Sequence[str] | None = None,
             on_skip: Callable[[str], None] | None = None,
             require: bool = True) -> Collected:
@@ -120,6 +168,8 @@ def collect(ws: Workspace, *, models: Sequence[str] | None = None,
 
     Parameters
     ----------
+    ws : one workspace, or several whose results are gathered into one set (a model found in
+        several must have the same weights in each; see `check_models_agree`).
     models, analyses, splits : keep only these (None or empty: all).
     on_skip : receives a line per record that cannot be used (see `tidy_rows`).
     require : raise when nothing is left instead of returning empty rows.
@@ -129,17 +179,33 @@ def collect(ws: Workspace, *, models: Sequence[str] | None = None,
     LwaError : no workspace; with `require`, no (current, usable) results.
     LwaUsageError : a requested model, analysis or split has no stored results.
     """
-    ws.check()
-    records = load_results(ws)
-    if not records and require:
-        raise LwaError(f"no results in workspace {ws.root}; run {PRODUCERS} first")
-    records, stale = split_stale(ws, records)
-    if not records and require:
-        raise LwaError(f"every result in workspace {ws.root} is stale; rerun {PRODUCERS}")
+    if isinstance(ws, Workspace):
+        records, stale = _one(ws, require)
+        origin = [(ws, r) for r in records]
+    else:
+        spaces = list(ws)
+        if not spaces:
+            raise LwaUsageError("no workspace given")
+        for one in spaces:
+            one.check()
+        check_models_agree(spaces)
+        origin, stale = [], []
+        for one in spaces:
+            got, old = _one(one, require=False)
+            origin += [(one, r) for r in got]
+            stale += old
+        if not origin and require:
+            where = ", ".join(str(one.root) for one in spaces)
+            raise LwaError(f"no current results in workspaces {where}; run {PRODUCERS} first")
+        records = _dedupe(origin)
     records = select(records, "model", models, "--model")
     records = select(records, "analysis", analyses, "--analysis", known=tuple(ANALYSES))
     records = select(records, "split", splits, "--split")
-    specs = feature_specs(ws, records)
+    kept = {id(r) for r in records}
+    specs: dict[str, dict[str, Any]] = {}
+    for one in dict.fromkeys(w for w, _ in origin):
+        found = feature_specs(one, [r for w, r in origin if w is one and id(r) in kept])
+        specs.update({m: s for m, s in found.items() if m not in specs})
     rows = tidy_rows(records, on_skip=on_skip, specs=specs)
     if not rows and require:
         raise LwaError(f"no usable results in workspace {ws.root}; rerun {PRODUCERS}")
@@ -147,9 +213,13 @@ def collect(ws: Workspace, *, models: Sequence[str] | None = None,
                      specs=specs)
 
 
-def stale_warning(ws: Workspace, stale: list[tuple[dict[str, Any], str]], what: str) -> str:
+def stale_warning(ws: Workspace | Sequence[Workspace],
+                  stale: list[tuple[dict[str, Any], str]], what: str) -> str:
     """The one-line warning about stale results left out of `what`."""
     record, why = stale[0]
-    where = ws.rel(Path(record["file"])) if record.get("file") else record.get("analysis")
+    where = record.get("file") or record.get("analysis")
+    if isinstance(ws, Workspace) and record.get("file"):
+        with contextlib.suppress(ValueError):
+            where = ws.rel(Path(record["file"]))
     return (f"{len(stale)} stale result(s) left out of {what} (their inputs changed after "
             f"they were computed; rerun those analyses), e.g. {where}: {why}")

@@ -14,10 +14,14 @@ from typing import Any
 
 import h5py
 
+from lwa_cli.workspace.cleaning import removed_features
 from lwa_cli.workspace.core import Workspace, json_attr
 from lwa_cli.workspace.locks import is_locked, writer_pid
 from lwa_cli.workspace.provenance import FreshnessChecker
 from lwa_cli.workspace.results import load_results
+
+REMOVED_STATE = "features removed (results kept)"
+"""`lwa status`'s state of a feature file removed by `lwa clean features`."""
 
 
 def _read(path: Path) -> h5py.File:
@@ -96,6 +100,22 @@ def _features(ws: Workspace, checker: FreshnessChecker) -> list[dict[str, Any]]:
             _, reason = checker.artefact("features", ws.rel(path))
             row["state"] = f"stale ({reason})" if reason else "complete"
         out.append(row)
+    return out + _removed_features(ws, checker)
+
+
+def _removed_features(ws: Workspace, checker: FreshnessChecker) -> list[dict[str, Any]]:
+    """Feature files removed by `lwa clean features` (and not extracted again since)."""
+    out = []
+    for rel, entry in sorted(removed_features(ws).items()):
+        if (ws.root / rel).is_file():
+            continue
+        _, reason = checker.artefact("features", rel)
+        state = REMOVED_STATE + (f"; stale ({reason})" if reason else "")
+        out.append({"model": entry.get("model"), "split": entry.get("split"),
+                    "sample": str(entry.get("sample")), "file": Path(rel).name, "state": state,
+                    "layers": list(entry.get("layers") or []), "rows": None,
+                    "size_mib": entry.get("size_mib"), "in_use": False,
+                    "removed_at": entry.get("removed_at")})
     return out
 
 
@@ -143,3 +163,25 @@ def describe_workspace(ws: Workspace) -> dict[str, list[dict[str, Any]]]:
     checker = FreshnessChecker(ws)
     return {"alignments": _alignments(ws), "samples": _samples(ws, checker),
             "features": _features(ws, checker), "results": _results(ws, checker)}
+
+
+def model_fingerprints(ws: Workspace) -> dict[str, set[str]]:
+    """Per model, the weights' fingerprints of its feature files (removed ones included).
+
+    Two workspaces may be reported together only where a model's fingerprints agree.
+    """
+    out: dict[str, set[str]] = defaultdict(set)
+    for path in sorted((ws.root / "features").glob("*/*/sample-*/*.h5")):
+        try:
+            with _read(path) as f:
+                meta = json_attr(f, "meta", {})
+        except (OSError, KeyError, ValueError):
+            continue
+        if meta.get("model") and meta.get("fingerprint"):
+            out[meta["model"]].add(str(meta["fingerprint"]))
+    for rel, entry in removed_features(ws).items():
+        if (ws.root / rel).is_file():  # extracted again since: the file itself counts
+            continue
+        if entry.get("model") and entry.get("fingerprint"):
+            out[entry["model"]].add(str(entry["fingerprint"]))
+    return dict(out)

@@ -15,6 +15,11 @@ The rule: a stored artefact is reused only when the fingerprints it recorded equ
 its inputs now; otherwise it is *stale* and the command that makes it recomputes it and says
 why. `stale_reason` answers that question for a stored result by re-reading its inputs, and
 recursively the inputs' own inputs (result → features → sample → alignments).
+
+Removed features (`lwa clean features`, see cleaning.py): a feature file deleted on purpose
+is judged by the fingerprint recorded when it was removed, and its sample by the same rule as
+a present file's, so results outlive their features. A file that is present is always read:
+one changed since (re-extracted) makes its results stale as before.
 """
 
 from __future__ import annotations
@@ -114,6 +119,15 @@ class FreshnessChecker:
         self.ws = ws
         self.root = ws.root
         self._cache: dict[tuple[str, str], tuple[str | None, str | None]] = {}
+        self._removed: dict[str, dict[str, Any]] | None = None
+
+    def removed(self, rel: str) -> dict[str, Any] | None:
+        """The record of a feature file removed by `lwa clean features`, or None."""
+        if self._removed is None:
+            from lwa_cli.workspace.cleaning import removed_features
+
+            self._removed = removed_features(self.ws)
+        return self._removed.get(rel)
 
     # (current fingerprint, reason it is stale or missing) of one artefact
     def artefact(self, kind: str, rel: str) -> tuple[str | None, str | None]:
@@ -124,6 +138,9 @@ class FreshnessChecker:
 
     def _read(self, kind: str, path: Path) -> tuple[str | None, str | None]:
         if not path.is_file():
+            entry = self.removed(self.ws.rel(path)) if kind == "features" else None
+            if entry is not None:  # removed on purpose: as it was when removed
+                return entry.get("features_fingerprint"), self._sample_reason(entry)
             return None, f"{path.relative_to(self.root)} is gone"
         try:
             if kind == "features":
