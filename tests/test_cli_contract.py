@@ -7,11 +7,8 @@ tables on a pipe, global options after the subcommand, plain progress lines in a
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 import time
-from pathlib import Path
 
 import click
 import pytest
@@ -19,19 +16,9 @@ import pytest
 from lwa_cli.cli.main import app, hoist_global_options
 from lwa_cli.models.registry import REGISTRY
 from lwa_cli.progress import PlainProgress
+from tests.cli_runner import lwa_command, run_lwa_process
 
-
-def _lwa_cmd() -> list[str]:
-    exe = Path(sys.executable).with_name("lwa")
-    return [str(exe)] if exe.exists() else [sys.executable, "-m", "lwa_cli"]
-
-
-def run_lwa(*args: str, cwd: Path | None = None, env: dict | None = None,
-            timeout: int = 120) -> subprocess.CompletedProcess:
-    full_env = {**os.environ, "COLUMNS": "80", **(env or {})}
-    full_env.pop("LWA_WORKSPACE", None)
-    return subprocess.run([*_lwa_cmd(), *args], capture_output=True, text=True, cwd=cwd,
-                          env=full_env, timeout=timeout, stdin=subprocess.DEVNULL)
+run_lwa = run_lwa_process
 
 
 def _command_paths() -> list[list[str]]:
@@ -182,7 +169,7 @@ def test_a_redirected_run_writes_progress_while_it_runs(tmp_path):
     log = tmp_path / "extract.log"
     with log.open("w") as err:
         proc = subprocess.Popen(
-            [*_lwa_cmd(), "-w", str(ws), "--threads", "1", "extract", "--model",
+            [*lwa_command(), "-w", str(ws), "--threads", "1", "extract", "--model",
              "demo_wav2vec2", "--checkpoint", str(tmp_path / "m" / "demo_wav2vec2"),
              "--split", "dev-clean", "--span", "frame"],
             stdout=subprocess.DEVNULL, stderr=err, stdin=subprocess.DEVNULL)

@@ -12,7 +12,6 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from lwa_cli.demo.models import write_demo_models
 from lwa_cli.errors import LwaError
 from lwa_cli.models.fingerprints import checkpoint_fingerprint
 from lwa_cli.models.formats import FORMATS, detect_format
@@ -23,10 +22,10 @@ FIX = Path(__file__).parent / "fixtures" / "models"
 
 
 @pytest.fixture(scope="module")
-def checkpoints(tmp_path_factory) -> dict[str, Path]:
-    """One checkpoint per format: name -> path (copies, so tests may alter them)."""
+def checkpoints(tmp_path_factory, demo_models) -> dict[str, Path]:
+    """One checkpoint per format: name -> path (read-only: copy one to alter it)."""
     root = tmp_path_factory.mktemp("formats")
-    demo = write_demo_models(root / "demo")
+    demo = demo_models
     shutil.copytree(FIX / "fastvgs_tiny", root / "fastvgs_tiny")
     shutil.copy(FIX / "avhubert_tiny.pt", root / "avhubert_tiny.pt")
     return {"hf": demo["demo_wav2vec2"], "fairseq": demo["demo_hubert"],
