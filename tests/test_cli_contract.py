@@ -16,9 +16,8 @@ import pytest
 from lwa_cli.cli.main import app, hoist_global_options
 from lwa_cli.models.registry import REGISTRY
 from lwa_cli.progress import PlainProgress
-from tests.cli_runner import lwa_command, run_lwa_process
-
-run_lwa = run_lwa_process
+from tests.cli_runner import lwa_command
+from tests.cli_runner import run_lwa_process as run_lwa
 
 
 def _command_paths() -> list[list[str]]:
@@ -156,11 +155,11 @@ def test_plain_progress_lines_at_a_steady_pace():
     assert lines[-1] == "extract: 40/40 utt (100%), 40 s"
 
 
-def test_a_redirected_run_writes_progress_while_it_runs(tmp_path):
+def test_a_redirected_run_writes_progress_while_it_runs(tmp_path, demo_corpus, demo_models):
     """stderr in a file (a SLURM log): progress lines appear before the command ends."""
     ws = tmp_path / "ws"
-    assert run_lwa("-w", str(ws), "demo", "corpus", str(tmp_path / "c")).returncode == 0
-    assert run_lwa("-w", str(ws), "demo", "models", str(tmp_path / "m")).returncode == 0
+    (tmp_path / "c").symlink_to(demo_corpus.root)
+    (tmp_path / "m").symlink_to(demo_models["demo_wav2vec2"].parent)
     assert run_lwa("-w", str(ws), "prepare-alignments", "--corpus",
                    str(tmp_path / "c" / "LibriSpeech"), "--alignments",
                    str(tmp_path / "c" / "alignments"), "--split", "dev-clean").returncode == 0

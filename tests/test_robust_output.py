@@ -29,14 +29,12 @@ from lwa_cli.workspace import Workspace
 from lwa_cli.workspace.features import partial_path
 from lwa_cli.workspace.locks import write_lock, writer_pid
 from lwa_cli.workspace.results import save_result
-from tests.cli_runner import lwa_command, lwa_env, run_lwa_process
+from tests.cli_runner import lwa_command, lwa_env
+from tests.cli_runner import run_lwa_process as lwa
 
 #: Everything rich would read as markup, emoji or an escape.
 HOSTILE = r"x[/b] [b]bold[/b] [red]:b: \[ok] a\b ["
 M = "demo_wav2vec2"
-
-
-lwa = run_lwa_process
 
 
 def lwa_closed_stdout(*args: str) -> subprocess.CompletedProcess:
