@@ -57,9 +57,8 @@ def test_each_format_is_detected_and_read(checkpoints, kind):
     assert loaded.fingerprint == fmt.fingerprint(path) == checkpoint_fingerprint(path)
 
 
-def test_a_model_type_without_family_takes_the_generic_path(checkpoints, tmp_path):
-    other = tmp_path / "other"
-    shutil.copytree(checkpoints["hf"], other)
+def test_a_model_type_without_family_takes_the_generic_path(checkpoints, private_copy):
+    other = private_copy(checkpoints["hf"], "other")
     config = json.loads((other / "config.json").read_text())
     (other / "config.json").write_text(json.dumps({**config, "model_type": "sew"}))
     assert detect_format(other).name == "generic"
