@@ -18,11 +18,11 @@ M = "demo_wav2vec2"
 
 
 @pytest.fixture(scope="module")
-def ws(tmp_path_factory) -> Path:
+def ws(tmp_path_factory, demo_corpus, demo_models) -> Path:
     root = tmp_path_factory.mktemp("analysis")
     ws = root / "ws"
-    lwa(ws, "demo", "corpus", str(root / "c"))
-    lwa(ws, "demo", "models", str(root / "m"))
+    (root / "c").symlink_to(demo_corpus.root)
+    (root / "m").symlink_to(demo_models[M].parent)
     lwa(ws, "prepare-alignments", "--corpus", str(root / "c" / "LibriSpeech"), "--alignments",
         str(root / "c" / "alignments"), "--split", "dev-clean", "--split", "train-clean")
     lwa(ws, "sample", "frame", "--split", "dev-clean", "--utterances", "8")

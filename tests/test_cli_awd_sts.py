@@ -35,13 +35,13 @@ def fake_layers(lm, wave, names):
 
 
 @pytest.fixture(scope="module")
-def ws(tmp_path_factory):
+def ws(tmp_path_factory, demo_corpus, demo_models):
     root = tmp_path_factory.mktemp("awdsts")
     ws = root / "ws"
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr("lwa_cli.pipeline.extract.extract_layers", fake_layers)
-        lwa(ws, "demo", "corpus", str(root / "c"))
-        lwa(ws, "demo", "models", str(root / "m"))
+        (root / "c").symlink_to(demo_corpus.root)
+        (root / "m").symlink_to(demo_models[M].parent)
         lwa(ws, "prepare-alignments", "--corpus", str(root / "c" / "LibriSpeech"),
             "--alignments", str(root / "c" / "alignments"), "--split", "dev-clean")
         lwa(ws, "sample", "word", "--split", "dev-clean", "--words", "8")

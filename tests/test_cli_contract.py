@@ -7,12 +7,9 @@ tables on a pipe, global options after the subcommand, plain progress lines in a
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 import time
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import click
 import pytest
@@ -20,19 +17,8 @@ import pytest
 from lwa_cli.cli.main import app, hoist_global_options
 from lwa_cli.models.registry import REGISTRY
 from lwa_cli.progress import PlainProgress
-
-
-def _lwa_cmd() -> list[str]:
-    exe = Path(sys.executable).with_name("lwa")
-    return [str(exe)] if exe.exists() else [sys.executable, "-m", "lwa_cli"]
-
-
-def run_lwa(*args: str, cwd: Path | None = None, env: dict | None = None,
-            timeout: int = 120) -> subprocess.CompletedProcess:
-    full_env = {**os.environ, "COLUMNS": "80", **(env or {})}
-    full_env.pop("LWA_WORKSPACE", None)
-    return subprocess.run([*_lwa_cmd(), *args], capture_output=True, text=True, cwd=cwd,
-                          env=full_env, timeout=timeout, stdin=subprocess.DEVNULL)
+from tests.cli_runner import lwa_command
+from tests.cli_runner import run_lwa_process as run_lwa
 
 
 def _command_paths() -> list[list[str]]:
@@ -183,11 +169,11 @@ def test_plain_progress_lines_at_a_steady_pace():
     assert buf.getvalue() == "2026-12-06 23:59:58 figures: 0/16 figures (0%), 0 s\n"
 
 
-def test_a_redirected_run_writes_progress_while_it_runs(tmp_path):
+def test_a_redirected_run_writes_progress_while_it_runs(tmp_path, demo_corpus, demo_models):
     """stderr in a file (a SLURM log): progress lines appear before the command ends."""
     ws = tmp_path / "ws"
-    assert run_lwa("-w", str(ws), "demo", "corpus", str(tmp_path / "c")).returncode == 0
-    assert run_lwa("-w", str(ws), "demo", "models", str(tmp_path / "m")).returncode == 0
+    (tmp_path / "c").symlink_to(demo_corpus.root)
+    (tmp_path / "m").symlink_to(demo_models["demo_wav2vec2"].parent)
     assert run_lwa("-w", str(ws), "prepare-alignments", "--corpus",
                    str(tmp_path / "c" / "LibriSpeech"), "--alignments",
                    str(tmp_path / "c" / "alignments"), "--split", "dev-clean").returncode == 0
@@ -196,7 +182,7 @@ def test_a_redirected_run_writes_progress_while_it_runs(tmp_path):
     log = tmp_path / "extract.log"
     with log.open("w") as err:
         proc = subprocess.Popen(
-            [*_lwa_cmd(), "-w", str(ws), "--threads", "1", "extract", "--model",
+            [*lwa_command(), "-w", str(ws), "--threads", "1", "extract", "--model",
              "demo_wav2vec2", "--checkpoint", str(tmp_path / "m" / "demo_wav2vec2"),
              "--split", "dev-clean", "--span", "frame"],
             stdout=subprocess.DEVNULL, stderr=err, stdin=subprocess.DEVNULL)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from collections import Counter
 from pathlib import Path
 
@@ -17,26 +16,17 @@ import h5py
 import numpy as np
 import pytest
 from praatio import textgrid as praat_textgrid
-from typer.testing import CliRunner
 
-from lwa_cli.cli.main import app
-from lwa_cli.demo.corpus import write_demo_corpus
 from lwa_cli.workspace import FORMAT_VERSION
+from tests.cli_runner import lwa, lwa_command
 
-runner = CliRunner()
 DROP = {"", "sp", "spn"}
 
 
-def lwa(ws: Path, *args: str, code: int = 0):
-    result = runner.invoke(app, ["-q", "-w", str(ws), *args])
-    assert result.exit_code == code, result.output
-    return result
-
-
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory):
+def demo(tmp_path_factory, demo_corpus):
     root = tmp_path_factory.mktemp("demo")
-    corpus = write_demo_corpus(root / "corpus")
+    corpus = demo_corpus
     ws = root / "ws"
     lwa(ws, "prepare-alignments", "--corpus", str(corpus.corpus_root), "--alignments",
         str(corpus.alignments_root), "--split", "dev-clean", "--split", "train-clean")
@@ -172,8 +162,7 @@ def test_usage_and_input_errors_are_one_line(demo, tmp_path):
 
 def test_real_subprocess_lwa(demo):
     _, ws = demo
-    exe = Path(sys.executable).with_name("lwa")
-    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "lwa_cli"]
+    cmd = lwa_command()
     env = {**os.environ, "LWA_WORKSPACE": str(ws)}
     done = subprocess.run([*cmd, "sample", "frame", "--split", "dev-clean", "--utterances",
                            "3", "--sample", "sub", "--json"], capture_output=True, text=True,
@@ -188,7 +177,7 @@ def test_real_subprocess_lwa(demo):
 
 
 def test_debug_shows_the_exception_instead_of_one_line(tmp_path):
-    result = runner.invoke(app, ["--debug", "-w", str(tmp_path / "none"), "sample", "frame",
-                                 "--split", "dev-clean"])
+    result = lwa(tmp_path / "none", "--debug", "sample", "frame", "--split", "dev-clean",
+                 code=None, quiet=False)
     assert result.exit_code != 0
     assert type(result.exception).__name__ == "LwaError"

@@ -53,7 +53,7 @@ def _checkpoints(root: Path) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def env(tmp_path_factory):
+def env(tmp_path_factory, demo_corpus):
     root = tmp_path_factory.mktemp("enc")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("HF_HOME", str(root / "hf"))
@@ -61,7 +61,7 @@ def env(tmp_path_factory):
         mp.setenv("HF_HUB_OFFLINE", "1")
         ckpts = _checkpoints(root)
         ws = root / "ws"
-        lwa(ws, "demo", "corpus", str(root / "c"))
+        (root / "c").symlink_to(demo_corpus.root)
         lwa(ws, "prepare-alignments", "--corpus", str(root / "c" / "LibriSpeech"),
             "--alignments", str(root / "c" / "alignments"), "--split", "dev-clean")
         lwa(ws, "sample", "frame", "--split", "dev-clean", "--utterances", "4")

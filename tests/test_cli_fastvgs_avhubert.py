@@ -32,10 +32,10 @@ def ext(name: str) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def ws(tmp_path_factory) -> Path:
+def ws(tmp_path_factory, demo_corpus) -> Path:
     root = tmp_path_factory.mktemp("vgs")
     ws = root / "ws"
-    lwa(ws, "demo", "corpus", str(root / "c"))
+    (root / "c").symlink_to(demo_corpus.root)
     lwa(ws, "prepare-alignments", "--corpus", str(root / "c" / "LibriSpeech"), "--alignments",
         str(root / "c" / "alignments"), "--split", "dev-clean")
     lwa(ws, "sample", "frame", "--split", "dev-clean", "--utterances", "4")

@@ -18,7 +18,6 @@ from lwa_cli.analysis.cca import cross_validated_pwcca
 from lwa_cli.analysis.oracles import read_oracle
 from lwa_cli.data.alignments import inventory
 from lwa_cli.data.sampling import allwords_vocabulary
-from lwa_cli.demo.models import write_demo_models
 from lwa_cli.pipeline.prepare import load_split
 from lwa_cli.workspace import Workspace
 from lwa_cli.workspace.embeddings import embeddings_fingerprint, load_embeddings
@@ -34,11 +33,11 @@ BUNDLED = Path(__file__).resolve().parents[1] / "lwa_cli" / "demo" / "oracles"
 
 
 @pytest.fixture(scope="module")
-def ws(tmp_path_factory) -> Path:
+def ws(tmp_path_factory, demo_corpus, demo_models) -> Path:
     root = tmp_path_factory.mktemp("linguistic")
     ws = root / "ws"
-    lwa(ws, "demo", "corpus", str(root / "c"))
-    write_demo_models(root / "m", seed=0)
+    (root / "c").symlink_to(demo_corpus.root)
+    (root / "m").symlink_to(demo_models[M].parent)
     lwa(ws, "demo", "oracles", str(root / "o"))
     lwa(ws, "prepare-alignments", "--corpus", str(root / "c" / "LibriSpeech"), "--alignments",
         str(root / "c" / "alignments"), "--split", SPLIT)

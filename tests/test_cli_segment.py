@@ -24,11 +24,11 @@ GRID = {"prominence": [0.0, 0.1, 0.3, 1.0], "metric": ["euclidean", "cosine"],
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory) -> tuple[Path, Path]:
+def built(tmp_path_factory, demo_corpus, demo_models) -> tuple[Path, Path]:
     root = tmp_path_factory.mktemp("segment")
     ws = root / "ws"
-    lwa(ws, "demo", "corpus", str(root / "c"))
-    lwa(ws, "demo", "models", str(root / "m"))
+    (root / "c").symlink_to(demo_corpus.root)
+    (root / "m").symlink_to(demo_models[M].parent)
     lwa(ws, "prepare-alignments", "--corpus", str(root / "c" / "LibriSpeech"), "--alignments",
         str(root / "c" / "alignments"), "--split", "dev-clean")
     lwa(ws, "sample", "frame", "--split", "dev-clean", "--utterances", "6")

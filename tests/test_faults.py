@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -19,7 +18,6 @@ import h5py
 import numpy as np
 import pytest
 
-from lwa_cli.demo.models import write_demo_models
 from lwa_cli.errors import LwaError
 from lwa_cli.pipeline.extract import extract_features
 from lwa_cli.pipeline.prepare import prepare_alignments
@@ -29,23 +27,19 @@ from lwa_cli.workspace import Workspace
 from lwa_cli.workspace.features import partial_path
 from lwa_cli.workspace.locks import ArtefactBusyError, read_lock, write_lock
 from lwa_cli.workspace.samples import load_sample, save_sample
+from tests.cli_runner import lwa_command
 
 M = "demo_wav2vec2"
 
 
-def _lwa() -> list[str]:
-    exe = Path(sys.executable).with_name("lwa")
-    return [str(exe)] if exe.exists() else [sys.executable, "-m", "lwa_cli"]
-
-
 @pytest.fixture(scope="module")
-def base(tmp_path_factory) -> Path:
-    """Demo corpus + models and a prepared workspace with a 6-utterance frame sample."""
-    from lwa_cli.demo.corpus import write_demo_corpus
-
+def base(tmp_path_factory, demo_corpus, demo_models) -> Path:
+    """Demo corpus + models (shared, linked as c/ and m/) and a prepared workspace with a
+    6-utterance frame sample."""
     root = tmp_path_factory.mktemp("faults")
-    written = write_demo_corpus(root / "c")
-    write_demo_models(root / "m")
+    (root / "c").symlink_to(demo_corpus.root)
+    (root / "m").symlink_to(demo_models[M].parent)
+    written = demo_corpus
     ws = Workspace(root / "ws")
     prepare_alignments(ws, written.corpus_root, written.alignments_root, ["dev-clean"])
     sample_frames(ws, "dev-clean", "1", utterances=6, seed=0)
@@ -83,7 +77,7 @@ def reference(base, tmp_path_factory) -> dict[str, np.ndarray]:
 
 def run(ws: Workspace, base: Path, *extra: str, timeout: int = 300) -> subprocess.Popen:
     return subprocess.Popen(
-        [*_lwa(), "-w", str(ws.root), "--threads", "1", *extra, "extract", "--model", M,
+        [*lwa_command(), "-w", str(ws.root), "--threads", "1", *extra, "extract", "--model", M,
          "--checkpoint", str(ckpt(base)), "--split", "dev-clean", "--span", "frame",
          "--layer", "T0-T2", "--device", "cpu"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
@@ -201,7 +195,7 @@ def test_read_only_workspace_is_one_clear_line(ws, base, tmp_path):
             shutil.copytree(ws.root, mnt / "ws")
             subprocess.run(["mount", "-o", "remount,ro", str(mnt)], check=True)
             root = mnt / "ws"
-            done = subprocess.run([*_lwa(), "-w", str(root), "sample", "frame", "--split",
+            done = subprocess.run([*lwa_command(), "-w", str(root), "sample", "frame", "--split",
                                    "dev-clean", "--utterances", "3", "--sample", "9"],
                                   capture_output=True, text=True, timeout=120)
         finally:
@@ -210,7 +204,7 @@ def test_read_only_workspace_is_one_clear_line(ws, base, tmp_path):
         root = ws.root
         for path in [root, *root.rglob("*")]:
             path.chmod(path.stat().st_mode & ~0o222)
-        done = subprocess.run([*_lwa(), "-w", str(root), "sample", "frame", "--split",
+        done = subprocess.run([*lwa_command(), "-w", str(root), "sample", "frame", "--split",
                                "dev-clean", "--utterances", "3", "--sample", "9"],
                               capture_output=True, text=True, timeout=120)
     else:
@@ -236,7 +230,7 @@ def test_disk_full_keeps_the_partial_file_and_a_rerun_resumes(base, tmp_path, re
         # Leave room for about half of the features (plus the reserve the writer keeps).
         filler = mnt / "filler"
         filler.write_bytes(b"\0" * max(0, free - whole // 2 - 4 * 2**20))
-        proc = subprocess.run([*_lwa(), "-w", str(ws.root), "--threads", "1", "extract",
+        proc = subprocess.run([*lwa_command(), "-w", str(ws.root), "--threads", "1", "extract",
                                "--model", M, "--checkpoint", str(ckpt(base)), "--split",
                                "dev-clean", "--span", "frame", "--layer", "T0-T2",
                                "--device", "cpu"], capture_output=True, text=True, timeout=300)
@@ -245,7 +239,7 @@ def test_disk_full_keeps_the_partial_file_and_a_rerun_resumes(base, tmp_path, re
         assert "internal error" not in proc.stderr and "Traceback" not in proc.stderr
         assert partial_path(target).exists() and not target.exists()
         filler.unlink()
-        proc = subprocess.run([*_lwa(), "-w", str(ws.root), "--threads", "1", "extract",
+        proc = subprocess.run([*lwa_command(), "-w", str(ws.root), "--threads", "1", "extract",
                                "--model", M, "--checkpoint", str(ckpt(base)), "--split",
                                "dev-clean", "--span", "frame", "--layer", "T0-T2",
                                "--device", "cpu"], capture_output=True, text=True, timeout=300)

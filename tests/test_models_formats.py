@@ -12,7 +12,6 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from lwa_cli.demo.models import write_demo_models
 from lwa_cli.errors import LwaError
 from lwa_cli.models.fingerprints import checkpoint_fingerprint
 from lwa_cli.models.formats import FORMATS, detect_format
@@ -24,10 +23,10 @@ FIX = Path(__file__).parent / "fixtures" / "models"
 
 
 @pytest.fixture(scope="module")
-def checkpoints(tmp_path_factory) -> dict[str, Path]:
-    """One checkpoint per format: name -> path (copies, so tests may alter them)."""
+def checkpoints(tmp_path_factory, demo_models) -> dict[str, Path]:
+    """One checkpoint per format: name -> path (read-only: copy one to alter it)."""
     root = tmp_path_factory.mktemp("formats")
-    demo = write_demo_models(root / "demo")
+    demo = demo_models
     shutil.copytree(FIX / "fastvgs_tiny", root / "fastvgs_tiny")
     shutil.copy(FIX / "avhubert_tiny.pt", root / "avhubert_tiny.pt")
     whisper = load_model("w", demo["demo_whisper"]).module
@@ -66,9 +65,8 @@ def test_each_format_is_detected_and_read(checkpoints, kind):
     assert loaded.fingerprint == fmt.fingerprint(path) == checkpoint_fingerprint(path)
 
 
-def test_a_model_type_without_family_takes_the_generic_path(checkpoints, tmp_path):
-    other = tmp_path / "other"
-    shutil.copytree(checkpoints["hf"], other)
+def test_a_model_type_without_family_takes_the_generic_path(checkpoints, private_copy):
+    other = private_copy(checkpoints["hf"], "other")
     config = json.loads((other / "config.json").read_text())
     (other / "config.json").write_text(json.dumps({**config, "model_type": "sew"}))
     assert detect_format(other).name == "generic"

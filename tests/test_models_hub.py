@@ -13,7 +13,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lwa_cli.demo.models import write_demo_models
 from lwa_cli.errors import LwaError
 from lwa_cli.models import hub
 from lwa_cli.models.capture import extract_layers
@@ -26,8 +25,8 @@ V1 = "b" * 40
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory) -> Path:
-    return write_demo_models(tmp_path_factory.mktemp("demo"))["demo_wav2vec2"]
+def demo(demo_models) -> Path:
+    return demo_models["demo_wav2vec2"]
 
 
 @pytest.fixture
@@ -105,10 +104,10 @@ def test_only_download_lets_the_hub_be_asked(tmp_path, monkeypatch):
     assert calls == [("org/x", "v3", True), ("org/x", None, False)]
 
 
-def test_check_describes_family_checkpoints(demo, tmp_path):
+def test_check_describes_family_checkpoints(demo, demo_models):
     from lwa_cli.models.check import describe_checkpoint
 
-    paths = write_demo_models(tmp_path / "d")
+    paths = demo_models
     info = describe_checkpoint(demo)
     assert (info["family"], info["n_conv"], info["n_layers"], info["frame_period_ms"]) == (
         "wav2vec2", 7, 3, 20.0)

@@ -7,8 +7,6 @@ import numpy as np
 import pytest
 
 from lwa_cli.data.audio import load_audio
-from lwa_cli.demo.corpus import write_demo_corpus
-from lwa_cli.demo.models import write_demo_models
 from lwa_cli.errors import LwaError, LwaUsageError
 from lwa_cli.features.conv_align import align_local
 from lwa_cli.features.logmel import log_mel
@@ -29,10 +27,9 @@ W2V = "demo_wav2vec2"
 
 
 @pytest.fixture(scope="module")
-def env(tmp_path_factory):
+def env(tmp_path_factory, demo_corpus, demo_models):
     root = tmp_path_factory.mktemp("extract")
-    corpus = write_demo_corpus(root / "corpus")
-    models = write_demo_models(root / "models")
+    corpus, models = demo_corpus, demo_models
     ws = Workspace(root / "ws")
     prepare_alignments(ws, corpus.corpus_root, corpus.alignments_root, ["dev-clean"])
     sample_frames(ws, "dev-clean", "1", utterances=5, seed=1)

@@ -7,15 +7,11 @@ import json
 import os
 import struct
 from pathlib import Path
-from typing import Annotated
 
 import numpy as np
 import pytest
-import typer
-from typer.testing import CliRunner
 
-from lwa_cli.cli.common import AppState, out_console
-from lwa_cli.cli.report import report
+from lwa_cli.cli.common import out_console
 from lwa_cli.errors import LwaError, LwaUsageError
 from lwa_cli.progress import Reporter
 from lwa_cli.report import build_report, plot_file_name
@@ -30,6 +26,7 @@ from lwa_cli.report.table import (
 )
 from lwa_cli.workspace import FORMAT_VERSION, Workspace
 from lwa_cli.workspace.results import save_result as _save_result
+from tests.cli_runner import lwa
 
 
 def save_result(ws, record, **kw):
@@ -393,26 +390,11 @@ def test_failed_report_keeps_previous_one(ws, tmp_path, quick_figures, monkeypat
 
 # -- CLI ------------------------------------------------------------------------------------
 
-def _app() -> typer.Typer:
-    app = typer.Typer()
-
-    @app.callback()
-    def main(ctx: typer.Context,
-             workspace: Annotated[Path, typer.Option("--workspace")]) -> None:
-        ctx.obj = AppState(Workspace(workspace), quiet=True, debug=False)
-
-    app.command("report")(report)
-    return app
-
-
 def test_cli_json_and_table(ws, tmp_path, monkeypatch):
     monkeypatch.setattr(out_console, "width", 160)  # a wide terminal: no folded cells
-    runner = CliRunner()
     out = tmp_path / "cli-out"
-    result = runner.invoke(_app(), ["--workspace", str(ws.root), "report", "--out", str(out),
-                                    "--json", "--model", "wav2vec_base",
-                                    "--analysis", "mi-phone", "--format", "svg"])
-    assert result.exit_code == 0, result.output
+    result = lwa(ws.root, "report", "--out", str(out), "--json", "--model", "wav2vec_base",
+                 "--analysis", "mi-phone", "--format", "svg")
     data = json.loads(result.stdout)
     assert data["html"] == str(out / "index.html") and (out / "index.html").is_file()
     assert len(data["rows"]) == 13 and {r["analysis"] for r in data["rows"]} == {"mi-phone"}
@@ -420,17 +402,13 @@ def test_cli_json_and_table(ws, tmp_path, monkeypatch):
     assert data["plots"]["profile"] == str(out / "profile.svg")
     assert (out / "mi-phone.svg").read_bytes().lstrip().startswith(b"<?xml")
 
-    result = runner.invoke(_app(), ["--workspace", str(ws.root), "report",
-                                    "--analysis", "cca-inter", "--table"])
-    assert result.exit_code == 0, result.output
+    result = lwa(ws.root, "report", "--analysis", "cca-inter", "--table")
     assert "other_model=hubert_base" in result.stdout and "other_model=wavlm_base" in result.stdout
     assert result.stdout.count("0.9000") == 2 and result.stdout.count("0.7000") == 2
     assert (ws.root / "report" / "index.html").is_file()  # default --out
 
     # Without --table: the paths written, one a line, the page first; no result rows.
-    result = runner.invoke(_app(), ["--workspace", str(ws.root), "report",
-                                    "--analysis", "cca-inter", "--format", "svg"])
-    assert result.exit_code == 0, result.output
+    result = lwa(ws.root, "report", "--analysis", "cca-inter", "--format", "svg")
     lines = result.stdout.splitlines()
     report_dir = ws.root / "report"
     assert lines[:4] == [str(report_dir / n) for n in ("index.html", "results.csv",
@@ -439,5 +417,5 @@ def test_cli_json_and_table(ws, tmp_path, monkeypatch):
     assert all(Path(line).is_file() for line in lines)
     assert "0.9000" not in result.stdout
 
-    result = runner.invoke(_app(), ["--workspace", str(ws.root), "report", "--model", "zzz"])
+    result = lwa(ws.root, "--debug", "report", "--model", "zzz", code=None)
     assert result.exit_code != 0 and isinstance(result.exception, LwaUsageError)

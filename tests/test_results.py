@@ -6,19 +6,16 @@ import csv
 import io
 import json
 from pathlib import Path
-from typing import Annotated
 
 import numpy as np
 import pytest
-import typer
-from typer.testing import CliRunner
 
-from lwa_cli.cli.common import AppState, out_console
-from lwa_cli.cli.results import results as results_cmd
+from lwa_cli.cli.common import out_console
 from lwa_cli.errors import LwaUsageError
 from lwa_cli.results import SUMMARY_COLUMNS, format_summary, load, summary
 from lwa_cli.workspace import Workspace
 from lwa_cli.workspace.results import save_result
+from tests.cli_runner import lwa
 
 
 def _save(ws, record, **kw):
@@ -95,21 +92,8 @@ def test_summary_means_std_and_measures(ws):
     assert measures["std"].isna().all()  # one result each: no spread
 
 
-def _app() -> typer.Typer:
-    app = typer.Typer()
-
-    @app.callback()
-    def main(ctx: typer.Context,
-             workspace: Annotated[Path, typer.Option("--workspace")]) -> None:
-        ctx.obj = AppState(Workspace(workspace), quiet=False, debug=False)
-
-    app.command("results")(results_cmd)
-    return app
-
-
 def _run(ws, *args):
-    result = CliRunner().invoke(_app(), ["--workspace", str(ws.root), "results", *args])
-    return result
+    return lwa(ws.root, "--debug", "results", *args, code=None, quiet=False)
 
 
 def test_cli_formats(ws, monkeypatch, tmp_path):

@@ -12,7 +12,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -31,26 +30,12 @@ from lwa_cli.workspace import Workspace
 from lwa_cli.workspace.features import partial_path
 from lwa_cli.workspace.locks import write_lock, writer_pid
 from lwa_cli.workspace.results import save_result
+from tests.cli_runner import lwa_command, lwa_env
+from tests.cli_runner import run_lwa_process as lwa
 
 #: Everything rich would read as markup, emoji or an escape.
 HOSTILE = r"x[/b] [b]bold[/b] [red]:b: \[ok] a\b ["
 M = "demo_wav2vec2"
-
-
-def _lwa_cmd() -> list[str]:
-    exe = Path(sys.executable).with_name("lwa")
-    return [str(exe)] if exe.exists() else [sys.executable, "-m", "lwa_cli"]
-
-
-def _env() -> dict[str, str]:
-    env = {**os.environ, "COLUMNS": "80"}
-    env.pop("LWA_WORKSPACE", None)
-    return env
-
-
-def lwa(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([*_lwa_cmd(), *args], capture_output=True, text=True, cwd=cwd,
-                          env=_env(), timeout=120, stdin=subprocess.DEVNULL)
 
 
 def lwa_closed_stdout(*args: str) -> subprocess.CompletedProcess:
@@ -58,8 +43,8 @@ def lwa_closed_stdout(*args: str) -> subprocess.CompletedProcess:
     read, write = os.pipe()
     os.close(read)
     try:
-        return subprocess.run([*_lwa_cmd(), *args], stdout=write, stderr=subprocess.PIPE,
-                              text=True, env=_env(), timeout=120, stdin=subprocess.DEVNULL)
+        return subprocess.run([*lwa_command(), *args], stdout=write, stderr=subprocess.PIPE,
+                              text=True, env=lwa_env(), timeout=120, stdin=subprocess.DEVNULL)
     finally:
         os.close(write)
 
@@ -184,8 +169,8 @@ def test_help_into_a_closed_pipe_exits_zero_silently(args):
 
 
 def test_help_piped_to_a_reader_that_leaves_keeps_pipefail_happy():
-    script = f"set -o pipefail; {' '.join(_lwa_cmd())} --help | head -c 1 >/dev/null"
-    done = subprocess.run(["bash", "-c", script], capture_output=True, text=True, env=_env(),
+    script = f"set -o pipefail; {' '.join(lwa_command())} --help | head -c 1 >/dev/null"
+    done = subprocess.run(["bash", "-c", script], capture_output=True, text=True, env=lwa_env(),
                           timeout=120)
     assert (done.returncode, done.stderr) == (0, "")
 
@@ -214,16 +199,16 @@ def test_segment_score_into_a_closed_pipe(tmp_path, as_json):
 
 
 @pytest.fixture(scope="module")
-def base(tmp_path_factory) -> Path:
-    """Demo corpus + models, a workspace with a 6-utterance frame sample."""
-    from lwa_cli.demo.corpus import write_demo_corpus
-    from lwa_cli.demo.models import write_demo_models
+def base(tmp_path_factory, demo_corpus, demo_models) -> Path:
+    """Demo corpus + models (shared, linked as c/ and m/), a workspace with a 6-utterance
+    frame sample."""
     from lwa_cli.pipeline.prepare import prepare_alignments
     from lwa_cli.pipeline.sample import sample_frames
 
     root = tmp_path_factory.mktemp("robust")
-    written = write_demo_corpus(root / "c")
-    write_demo_models(root / "m")
+    (root / "c").symlink_to(demo_corpus.root)
+    (root / "m").symlink_to(demo_models[M].parent)
+    written = demo_corpus
     ws = Workspace(root / "ws")
     prepare_alignments(ws, written.corpus_root, written.alignments_root, ["dev-clean"])
     sample_frames(ws, "dev-clean", "1", utterances=6, seed=0)

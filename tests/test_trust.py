@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 
-from lwa_cli.demo.models import write_demo_models
 from tests.cli_runner import lwa as run_lwa
 from tests.cli_runner import lwa_json
 
@@ -25,23 +24,19 @@ def lwa(ws: Path, *args: str, code: int = 0):
 
 
 @pytest.fixture()
-def ws(tmp_path_factory) -> Path:
+def ws(tmp_path_factory, built) -> Path:
     """A fresh small workspace per test: frame, phone and word samples, frame + token
     features of the demo wav2vec2 (module-built once, copied per test)."""
-    return _copy(tmp_path_factory, _built(tmp_path_factory))
+    return _copy(tmp_path_factory, built)
 
 
-_BUILT: dict[str, Path] = {}
-
-
-def _built(tmp_path_factory) -> Path:
-    if "root" in _BUILT:
-        return _BUILT["root"]
+@pytest.fixture(scope="module")
+def built(tmp_path_factory, demo_corpus, demo_models, demo_models_seed1) -> Path:
     root = tmp_path_factory.mktemp("trust")
     ws = root / "ws"
-    lwa(ws, "demo", "corpus", str(root / "c"))
-    write_demo_models(root / "m", seed=0)
-    write_demo_models(root / "m1", seed=1)
+    (root / "c").symlink_to(demo_corpus.root)
+    (root / "m").symlink_to(demo_models[M].parent)
+    (root / "m1").symlink_to(demo_models_seed1[M].parent)
     lwa(ws, "prepare-alignments", "--corpus", str(root / "c" / "LibriSpeech"), "--alignments",
         str(root / "c" / "alignments"), "--split", "dev-clean")
     lwa(ws, "sample", "frame", "--split", "dev-clean", "--utterances", "6")
@@ -50,7 +45,6 @@ def _built(tmp_path_factory) -> Path:
     for span in ("frame", "phone", "word"):
         lwa(ws, "extract", "--model", M, "--checkpoint", str(root / "m" / M), "--split",
             "dev-clean", "--span", span, "--layer", "T0-T2")
-    _BUILT["root"] = root
     return root
 
 
