@@ -90,7 +90,7 @@ def test_clean_keeps_results_current_and_status_says_so(ws):
     [group] = status["results"]
     assert (group["fresh"], group["stale"]) == (2, 0)
     # A rerun of the analysis itself needs the features again: it says which command.
-    res = lwa(ws, "cca", "intra", "--model", M, code=1)
+    res = lwa(ws, "cca", "intra", "--model", M, code=2)  # a usage error: no features
     assert "lwa extract" in res.output
 
 

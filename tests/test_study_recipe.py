@@ -91,7 +91,7 @@ def test_dry_run_covers_every_analysis_per_model_and_layer(tmp_path):
     frame = lines.index(f"lwa extract --model {W} --checkpoint ckpt/w --device auto --split "
                         "dev-clean --span frame")
     assert frame < first[W]
-    assert sum(f"lwa extract --model {W} " in line for line in lines) == 9
+    assert sum(f"lwa extract --model {W} " in line for line in lines) == 10  # + train frames
     # cca phone / word read dev-clean only: with only those, nothing of train-clean is extracted
     only = _flat(_make(tmp_path, f"MODELS={W}", f"CKPT_{W}=ckpt/w", "ANALYSES=cca-phone cca-word",
                        *GEOMETRY, dry=True).stdout)
