@@ -21,8 +21,8 @@ def test_demo_corpus_is_the_bundled_one(demo_corpus):
     assert {p.relative_to(demo_corpus.root).as_posix() for p in files} == listed
 
 
-def test_demo_models_are_three_checkpoints_in_one_directory(demo_models, demo_models_seed1):
-    assert sorted(demo_models) == ["demo_hubert", "demo_wav2vec2", "demo_wavlm"]
+def test_demo_models_are_four_checkpoints_in_one_directory(demo_models, demo_models_seed1):
+    assert sorted(demo_models) == ["demo_hubert", "demo_wav2vec2", "demo_wavlm", "demo_whisper"]
     assert len({p.parent for p in demo_models.values()}) == 1
     assert (demo_models["demo_wav2vec2"] / "config.json").is_file()
     assert demo_models["demo_hubert"].suffix == ".pt"
