@@ -81,6 +81,22 @@ demo_models = _models_fixture(0)
 demo_models_seed1 = _models_fixture(1)
 
 
+def linked_frame_workspace(root: Path, corpus: DemoCorpus, models_dir: Path,
+                           utterances: int = 6) -> Path:
+    """`root` with the shared demo corpus and models linked as ``c/`` and ``m/`` and a
+    workspace ``ws/`` holding dev-clean alignments and a frame sample of `utterances`."""
+    from lwa_cli.pipeline.prepare import prepare_alignments
+    from lwa_cli.pipeline.sample import sample_frames
+    from lwa_cli.workspace import Workspace
+
+    (root / "c").symlink_to(corpus.root)
+    (root / "m").symlink_to(models_dir)
+    ws = Workspace(root / "ws")
+    prepare_alignments(ws, corpus.corpus_root, corpus.alignments_root, ["dev-clean"])
+    sample_frames(ws, "dev-clean", "1", utterances=utterances, seed=0)
+    return root
+
+
 @pytest.fixture
 def private_copy(tmp_path: Path) -> Callable[..., Path]:
     """``private_copy(src, name=None)``: a writable copy of a file or tree (e.g. a shared demo

@@ -20,7 +20,6 @@ import pytest
 
 from lwa_cli.errors import LwaError
 from lwa_cli.pipeline.extract import extract_features
-from lwa_cli.pipeline.prepare import prepare_alignments
 from lwa_cli.pipeline.sample import sample_frames
 from lwa_cli.progress import Reporter
 from lwa_cli.workspace import Workspace
@@ -28,6 +27,7 @@ from lwa_cli.workspace.features import partial_path
 from lwa_cli.workspace.locks import ArtefactBusyError, read_lock, write_lock
 from lwa_cli.workspace.samples import load_sample, save_sample
 from tests.cli_runner import lwa_command
+from tests.conftest import linked_frame_workspace
 
 M = "demo_wav2vec2"
 
@@ -36,14 +36,8 @@ M = "demo_wav2vec2"
 def base(tmp_path_factory, demo_corpus, demo_models) -> Path:
     """Demo corpus + models (shared, linked as c/ and m/) and a prepared workspace with a
     6-utterance frame sample."""
-    root = tmp_path_factory.mktemp("faults")
-    (root / "c").symlink_to(demo_corpus.root)
-    (root / "m").symlink_to(demo_models[M].parent)
-    written = demo_corpus
-    ws = Workspace(root / "ws")
-    prepare_alignments(ws, written.corpus_root, written.alignments_root, ["dev-clean"])
-    sample_frames(ws, "dev-clean", "1", utterances=6, seed=0)
-    return root
+    return linked_frame_workspace(tmp_path_factory.mktemp("faults"), demo_corpus,
+                                  demo_models[M].parent)
 
 
 @pytest.fixture()

@@ -202,17 +202,10 @@ def test_segment_score_into_a_closed_pipe(tmp_path, as_json):
 def base(tmp_path_factory, demo_corpus, demo_models) -> Path:
     """Demo corpus + models (shared, linked as c/ and m/), a workspace with a 6-utterance
     frame sample."""
-    from lwa_cli.pipeline.prepare import prepare_alignments
-    from lwa_cli.pipeline.sample import sample_frames
+    from tests.conftest import linked_frame_workspace
 
-    root = tmp_path_factory.mktemp("robust")
-    (root / "c").symlink_to(demo_corpus.root)
-    (root / "m").symlink_to(demo_models[M].parent)
-    written = demo_corpus
-    ws = Workspace(root / "ws")
-    prepare_alignments(ws, written.corpus_root, written.alignments_root, ["dev-clean"])
-    sample_frames(ws, "dev-clean", "1", utterances=6, seed=0)
-    return root
+    return linked_frame_workspace(tmp_path_factory.mktemp("robust"), demo_corpus,
+                                  demo_models[M].parent)
 
 
 @pytest.fixture()
