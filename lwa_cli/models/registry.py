@@ -157,20 +157,24 @@ _XL = (48, 1280, 16, 5120)
 _CONFORMER = (("conv_depthwise_kernel_size", 31), ("rotary_embedding_base", 10000))
 
 def _conformer(short: str, shown: str, positions: str, hf_id: str) -> ModelSpec:
-    """A wav2vec 2.0 Conformer Large (Libri-Light 60k h) with ``positions`` embeddings."""
-    return _entry(f"wav2vec2_conformer_{short}_large", f"wav2vec 2.0 Conformer Large ({shown})",
+    """A wav2vec 2.0 Conformer Large (Libri-Light 60k h) with ``positions`` embeddings; its
+    feed-forward activation is swish (``hidden_act`` of the published config)."""
+    spec = _entry(f"wav2vec2_conformer_{short}_large", f"wav2vec 2.0 Conformer Large ({shown})",
                   "wav2vec2_conformer", **_LARGE,
                   hf_extra=(*_CONFORMER, ("position_embeddings_type", positions)),
                   description=f"wav2vec 2.0 Conformer Large, {positions} positions, Libri-Light "
                               f"60k h (HF facebook/wav2vec2-conformer-{hf_id}-large; fairseq, "
                               "Apache-2.0)")
+    return replace(spec, activation="swish")
 
 
 def _unispeech_sat(size: str, shown: str, hours: str, hf_id: str) -> ModelSpec:
-    """A UniSpeech-SAT model (unilm, MIT): the wav2vec2 layout, post-LN base, pre-LN large."""
+    """A UniSpeech-SAT model (microsoft/UniSpeech, whose LICENSE is CC-BY-SA 3.0; the HF cards
+    name none): the wav2vec2 layout, post-LN base, pre-LN large without conv biases."""
     return _entry(f"unispeech_sat_{size}", f"UniSpeech-SAT {shown}", "unispeech_sat",
-                  **(_LARGE if size == "large" else _BASE),
-                  description=f"UniSpeech-SAT {shown}, {hours} (HF microsoft/{hf_id}; unilm, MIT)")
+                  **({**_LARGE, "conv_bias": False} if size == "large" else _BASE),
+                  description=f"UniSpeech-SAT {shown}, {hours} (HF microsoft/{hf_id}; "
+                              "microsoft/UniSpeech, CC-BY-SA 3.0)")
 
 
 _ENCODERS: tuple[ModelSpec, ...] = (
@@ -190,7 +194,8 @@ _ENCODERS: tuple[ModelSpec, ...] = (
     _entry("xls_r_2b", "XLS-R 2B", "wav2vec2", **_LARGE, shape=(48, 1920, 16, 7680),
            description="XLS-R 2B, 436k h in 128 languages (HF facebook/wav2vec2-xls-r-2b; "
                        "Apache-2.0)"),
-    _entry("mhubert_147", "mHuBERT-147", "hubert", **_BASE,
+    # mHuBERT-147 is a post-LN base model trained on standardised waveforms (normalize: true).
+    _entry("mhubert_147", "mHuBERT-147", "hubert", **{**_BASE, "normalize": True},
            description="mHuBERT-147, 90k h in 147 languages (HF utter-project/mHuBERT-147; "
                        "CC-BY-NC-SA 4.0)"),
 )
