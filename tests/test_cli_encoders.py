@@ -1,65 +1,31 @@
 """Issue 18 encoders through the CLI: extraction and analyses on tiny seeded checkpoints.
 
-A small demo workspace (dev-clean, 4 utterances, 3 words); checkpoints built here: a
-w2v-BERT 2.0 directory (no conv layers, 20 ms), a rotary wav2vec2-conformer read from a fake
-Hugging Face cache by hub id, and a SEW model (no family module: the generic path, 20 ms after
-its squeeze). Each is extracted (frame and word spans) and run through ``cca mel`` and
-``cca word``; ``lwa models`` lists the entries and ``--check`` describes a checkpoint.
+A small demo workspace (dev-clean, 4 utterances, 3 words); checkpoints from
+tests/encoder_checkpoints.py: a w2v-BERT 2.0 directory (no conv layers, 20 ms), a rotary
+wav2vec2-conformer read from a fake Hugging Face cache by hub id, and a SEW model (no family
+module: the generic path, 20 ms after its squeeze). Each is extracted (frame and word spans)
+and run through ``cca mel`` and ``cca word``; ``lwa models`` lists the entries and
+``--check`` describes a checkpoint. Every analysis on every family:
+tests/test_families_every_analysis.py.
 """
 
 from __future__ import annotations
 
 import json
 import shutil
-from pathlib import Path
 
 import pytest
-import torch
-import transformers as tf
 
-from lwa_cli.demo.models import TINY_CONV
 from lwa_cli.workspace.features import FeatureFile
 from tests.cli_runner import lwa, lwa_json
-
-CONV = {"conv_dim": [d for d, _, _ in TINY_CONV], "conv_kernel": [k for _, k, _ in TINY_CONV],
-        "conv_stride": [s for _, _, s in TINY_CONV]}
-SMALL = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2,
-         "intermediate_size": 48, "layerdrop": 0.0}
-COMMIT = "c" * 40
-
-
-def _checkpoints(root: Path) -> dict[str, str]:
-    torch.manual_seed(0)
-    w2vbert = root / "w2vbert"
-    tf.Wav2Vec2BertModel(tf.Wav2Vec2BertConfig(
-        **SMALL, conv_depthwise_kernel_size=5, left_max_position_embeddings=8,
-        right_max_position_embeddings=2)).save_pretrained(w2vbert)
-    tf.SeamlessM4TFeatureExtractor().save_pretrained(w2vbert)
-    snap = root / "hf" / "hub" / "models--org--tiny-conformer"
-    tf.Wav2Vec2ConformerModel(tf.Wav2Vec2ConformerConfig(
-        **SMALL, **CONV, position_embeddings_type="rotary", conv_depthwise_kernel_size=5,
-        num_conv_pos_embeddings=8, num_conv_pos_embedding_groups=2,
-        feat_extract_norm="layer", do_stable_layer_norm=True)).save_pretrained(
-        snap / "snapshots" / COMMIT)
-    (snap / "refs").mkdir()
-    (snap / "refs" / "main").write_text(COMMIT)
-    sew = root / "sew"
-    conv = {"conv_dim": [16] * 4, "conv_kernel": [10, 4, 4, 2], "conv_stride": [5, 4, 4, 2]}
-    tf.SEWModel(tf.SEWConfig(**SMALL, **conv, squeeze_factor=2, num_conv_pos_embeddings=8,
-                             num_conv_pos_embedding_groups=2)).save_pretrained(sew)
-    tf.Wav2Vec2FeatureExtractor(do_normalize=True).save_pretrained(sew)
-    return {"tiny_w2v_bert": str(w2vbert), "tiny_conformer": "org/tiny-conformer",
-            "tiny_sew": str(sew)}
+from tests.encoder_checkpoints import COMMIT, hub_snapshot, offline_hub, write_checkpoints
 
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory, demo_corpus):
     root = tmp_path_factory.mktemp("enc")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("HF_HOME", str(root / "hf"))
-        mp.delenv("HF_HUB_CACHE", raising=False)
-        mp.setenv("HF_HUB_OFFLINE", "1")
-        ckpts = _checkpoints(root)
+    with offline_hub(root):
+        ckpts = write_checkpoints(root, ("tiny_w2v_bert", "tiny_conformer", "tiny_sew"))
         ws = root / "ws"
         (root / "c").symlink_to(demo_corpus.root)
         lwa(ws, "prepare-alignments", "--corpus", str(root / "c" / "LibriSpeech"),
@@ -121,6 +87,6 @@ def test_models_lists_and_checks(env):
         "wav2vec2_conformer", COMMIT, 7)
     table = lwa(ws, "models", "--check", ckpts["tiny_sew"]).stdout
     assert "generic" in table and "frame period measured 20 ms" in table
-    shutil.rmtree(root / "hf" / "hub" / "models--org--tiny-conformer")
+    shutil.rmtree(hub_snapshot(root))
     res = lwa(ws, "models", "--check", "org/tiny-conformer", code=1)
     assert "hf download org/tiny-conformer" in res.output
