@@ -25,6 +25,7 @@ $LWA sample word --split dev-clean --words 60
 $LWA sample phone --split train-clean
 $LWA sample word --split train-clean --words 60
 $LWA sample wordsim --split train-clean --instances 20
+$LWA sample frame --split train-clean --utterances 40  # for the phone probe's training set
 # Linguistic attributes: the bundled demo oracles (QVEC format) and the all-words sample.
 $LWA demo oracles "$DEMO_DIR/oracles"
 $LWA embeddings semantic --path "$DEMO_DIR/oracles/semantic.txt"
@@ -32,15 +33,12 @@ $LWA embeddings syntactic --path "$DEMO_DIR/oracles/syntactic.txt"
 $LWA sample allwords --split train-clean --instances 5
 
 step "feature extraction ($M)"
-$LWA extract --model $M --checkpoint "$CKPT" --split dev-clean --span frame
+# One call per split and rep: the model is loaded once for all the spans given.
+$LWA extract --model $M --checkpoint "$CKPT" --split dev-clean \
+  --span frame --span phone --span word
+$LWA extract --model $M --checkpoint "$CKPT" --split train-clean \
+  --span frame --span phone --span word --span wordsim --span allwords
 $LWA extract --model $M --checkpoint "$CKPT" --split dev-clean --span frame --rep local
-for span in phone word; do
-  for split in dev-clean train-clean; do
-    $LWA extract --model $M --checkpoint "$CKPT" --split $split --span $span
-  done
-done
-$LWA extract --model $M --checkpoint "$CKPT" --split train-clean --span wordsim
-$LWA extract --model $M --checkpoint "$CKPT" --split train-clean --span allwords
 # A second model, extracted in two shards and combined, for the inter-model CCA.
 for i in 0 1; do
   $LWA extract --model demo_hubert --checkpoint "$DEMO_DIR/models/demo_hubert.pt" \
@@ -49,10 +47,10 @@ done
 $LWA combine --model demo_hubert --split dev-clean --span frame
 # The demo Whisper (encoder of a HF WhisperForConditionalGeneration; 30 s windows, 20 ms frames).
 WH=demo_whisper
-for args in "--span frame" "--span frame --rep local" "--span phone" "--span word"; do
-  # shellcheck disable=SC2086
-  $LWA extract --model $WH --checkpoint "$DEMO_DIR/models/$WH" --split dev-clean $args
-done
+$LWA extract --model $WH --checkpoint "$DEMO_DIR/models/$WH" --split dev-clean \
+  --span frame --span phone --span word
+$LWA extract --model $WH --checkpoint "$DEMO_DIR/models/$WH" --split dev-clean \
+  --span frame --rep local
 
 step "analyses"
 $LWA embeddings one-hot --words 60
@@ -95,8 +93,6 @@ $LWA extract --model $M --checkpoint "$CKPT" --split sts --sample demo --span ut
 $LWA sts --model $M --pairs demo
 
 step "probing classifiers (linear; phone frames train-clean → dev-clean, dev-clean speakers)"
-$LWA sample frame --split train-clean --utterances 40
-$LWA extract --model $M --checkpoint "$CKPT" --split train-clean --span frame
 $LWA probe phone --model $M --mdl
 $LWA probe speaker --model $M
 

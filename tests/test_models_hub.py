@@ -18,7 +18,7 @@ from lwa_cli.models import hub
 from lwa_cli.models.capture import extract_layers
 from lwa_cli.models.fingerprints import hf_dir_fingerprint
 from lwa_cli.models.loading import load_model
-from lwa_cli.pipeline.extract import weights_fingerprint
+from lwa_cli.pipeline.extract_reuse import weights_fingerprint
 
 MAIN = "a" * 40
 V1 = "b" * 40

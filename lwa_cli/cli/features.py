@@ -25,6 +25,9 @@ from lwa_cli.cli.common import (
 
 SPAN_OPT = typer.Option("frame", "--span", autocompletion=complete_from(SPANS),
                         help=" | ".join(SPANS))
+SPANS_OPT = typer.Option(["frame"], "--span", autocompletion=complete_from(SPANS),
+                         help=f"{' | '.join(SPANS)} (repeatable: the model is loaded once for "
+                              "every split and span; --json then prints a list).")
 REP_OPT = typer.Option("contextualized", "--rep", autocompletion=complete_from(REPS),
                        help="contextualized (T layers) | local (conv layers + log-mel)")
 
@@ -40,9 +43,10 @@ def extract(
     download: bool = typer.Option(False, "--download",
                                   help="Let a hub id missing from the local Hugging Face "
                                        "cache be downloaded."),
-    split: str = split_option(help="Split of the sample to extract."),
+    split: list[str] = split_option(help="Split of the sample to extract (repeatable: every "
+                                         "split with every span)."),
     sample: str = SAMPLE_OPT,
-    span: str = SPAN_OPT,
+    span: list[str] = SPANS_OPT,
     rep: str = REP_OPT,
     layer: list[str] = layer_option(help=f"{LAYER_HELP} (default: T, or C with --rep local)."),
     dtype: str = typer.Option("float32", "--dtype", autocompletion=complete_from(
@@ -71,21 +75,24 @@ def extract(
              "from float32 is measured and recorded."),
     as_json: bool = JSON_OPT,
 ) -> None:
-    """Extract layer-wise features of a model over a sample (resumable, shardable)."""
-    from lwa_cli.pipeline.extract import extract_features, parse_shard
+    """Extract layer-wise features of a model over samples (resumable, shardable)."""
+    from lwa_cli.pipeline.extract import extract_many, parse_shard
 
     st = state(ctx)
-    summary = extract_features(
-        st.workspace, model=model, checkpoint=checkpoint, split=split, sample=sample,
-        span=span, rep=rep, layers=layer, dtype=dtype, device=device,
+    summaries = extract_many(
+        st.workspace, model=model, checkpoint=checkpoint, splits=split, spans=span,
+        sample=sample, rep=rep, layers=layer, dtype=dtype, device=device,
         shard=parse_shard(shard), subset=subset, force=force, seed=seed,
         reporter=st.reporter, download=download, new_model=new_model, overlap=overlap,
         batch_seconds=batch_seconds, dtype_compute=dtype_compute)
     if as_json:
-        print_json(asdict(summary))
-    elif summary.status == "exists":
-        st.say(f"{summary.path} exists and is current (--force extracts again)")
-    else:
+        found = [asdict(s) for s in summaries]
+        print_json(found[0] if len(found) == 1 else found)
+        return
+    for summary in summaries:
+        if summary.status == "exists":
+            st.say(f"{summary.path} exists and is current (--force extracts again)")
+            continue
         rate = summary.units_run / summary.wall_seconds if summary.wall_seconds else 0.0
         st.say(f"{summary.status} {summary.units_run} utterance(s), {summary.rows} rows × "
                f"{len(summary.layers)} layers ({summary.layers[0]}…{summary.layers[-1]}) in "

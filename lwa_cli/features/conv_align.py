@@ -10,8 +10,6 @@ Models with other conv stacks pass their own ``ten_ms`` table (Whisper: C1 at 10
 from __future__ import annotations
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 from numpy.typing import ArrayLike, NDArray
 
 from lwa_cli.models.layers import is_conv, split_layer
@@ -80,11 +78,13 @@ def box_average(x: ArrayLike, kernel: int, stride: int) -> NDArray[np.float32]:
     n_out = box_length(arr.shape[0], kernel, stride)
     if n_out == 0:
         return np.zeros((0, arr.shape[1]), dtype=np.float32)
+    import torch  # here, not at the top: commands that only read features skip its import
+
     # Channels become the batch axis: (C, 1, T), one shared averaging filter.
     signal = torch.from_numpy(np.ascontiguousarray(arr.T)).unsqueeze(1)
     weight = torch.full((1, 1, kernel), 1.0 / kernel, dtype=torch.float32)
     with torch.no_grad():
-        out = F.conv1d(signal, weight, stride=stride)
+        out = torch.nn.functional.conv1d(signal, weight, stride=stride)
     return np.ascontiguousarray(out[:, 0, :].numpy().T)
 
 

@@ -14,7 +14,6 @@ import warnings
 import librosa
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy.signal import lfilter
 
 from lwa_cli.errors import LwaError
 
@@ -65,6 +64,8 @@ def log_mel(wave: ArrayLike, sr: int = SAMPLE_RATE) -> NDArray[np.float64]:
         raise LwaError("cannot compute log-mel features of a silent waveform (all samples zero)")
     # Same operation order and dtype as the reference: float32 division, then float32 scaling.
     x = x / peak * np.float32(PEAK)
+    from scipy.signal import lfilter  # ~0.5 s to import: only where a log-mel is made
+
     emphasised = lfilter([1.0, -PREEMPHASIS], [1.0], x)
     with warnings.catch_warnings():
         # Utterances shorter than n_fft are valid (centring pads them); librosa warns anyway.

@@ -12,26 +12,25 @@ read ahead and rows are pooled and written behind the forward pass (pipeline/ext
 from __future__ import annotations
 
 import ctypes
-import difflib
 import functools
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from lwa_cli import __version__
 from lwa_cli.choices import REPS, SPANS
 from lwa_cli.data.audio import load_audio
-from lwa_cli.errors import LwaError, LwaUsageError, did_you_mean, param_error
+from lwa_cli.errors import LwaError, LwaUsageError, param_error
 from lwa_cli.features.logmel import HOP_LENGTH, SAMPLE_RATE
 from lwa_cli.models.capture import extract_layers
-from lwa_cli.models.hub import checkpoint_fingerprint
 from lwa_cli.models.layers import is_conv, parse_layers, valid_range
 from lwa_cli.models.loading import LoadedModel, load_model
 from lwa_cli.models.precision import check_compute_dtype, compute_precision
-from lwa_cli.models.registry import REGISTRY, ModelSpec, get_spec
+from lwa_cli.models.registry import ModelSpec
 from lwa_cli.pipeline.extract_batch import (
     CERTIFY_UTTERANCES,
     batch_plan,
@@ -41,18 +40,17 @@ from lwa_cli.pipeline.extract_batch import (
     windows,
 )
 from lwa_cli.pipeline.extract_io import WriteBehind, read_ahead
+from lwa_cli.pipeline.extract_reuse import check_model_name, existing_layers, stale_reason
 from lwa_cli.pipeline.inputs import feature_stem, resolve_device_name
 from lwa_cli.pipeline.rows import SegmentProblems, frame_rows, token_rows, utterance_rows
 from lwa_cli.progress import SILENT, Reporter
 from lwa_cli.workspace import Workspace
 from lwa_cli.workspace.features import (
-    FeatureFile,
     FeatureWriter,
     partial_path,
 )
 from lwa_cli.workspace.locks import read_lock, write_lock
-from lwa_cli.workspace.names import stored_models
-from lwa_cli.workspace.samples import Sample, load_sample, sample_fingerprint
+from lwa_cli.workspace.samples import Sample, load_sample, require_sample, sample_fingerprint
 
 
 @dataclass(frozen=True)
@@ -178,6 +176,7 @@ def extract_features(ws: Workspace, *, model: str, checkpoint: Path | None, spli
                      subset: int | None = None, force: bool = False, seed: int = 0,
                      reporter: Reporter = SILENT,
                      loaded: LoadedModel | None = None,
+                     load: Callable[[], LoadedModel] | None = None,
                      download: bool = False, new_model: bool = False, overlap: bool = True,
                      batch_seconds: float | None = None,
                      dtype_compute: str = "float32") -> ExtractSummary:
@@ -188,9 +187,11 @@ def extract_features(ws: Workspace, *, model: str, checkpoint: Path | None, spli
     sample, is refused while this one runs. A complete file is reused when it was extracted
     from the current sample with the same weights and holds the layers asked for; one from
     another checkpoint is refused unless `force`. `loaded` lets a caller reuse an already
-    loaded model (the API's batch use); `download` lets a hub id missing from the local
-    Hugging Face cache be fetched (models/hub.py). A `model` name close to a registry name or
-    to a model of the workspace (a likely typo) is refused unless `new_model`. `overlap` reads
+    loaded model (the API's batch use), and `load` a shared loader called only when a file
+    must be extracted (`extract_many`; the caller checks the model name); `download` lets a
+    hub id missing from the local Hugging Face cache be fetched (models/hub.py). A `model`
+    name close to a registry name or to a model of the workspace (a likely typo) is refused
+    unless `new_model`. `overlap` reads
     audio ahead and pools and writes behind the forward pass in two threads
     (pipeline/extract_io.py); the file is bit-identical either way. `batch_seconds` runs
     certified models in padded batches (pipeline/extract_batch.py; None: on a GPU only, 0:
@@ -205,8 +206,8 @@ def extract_features(ws: Workspace, *, model: str, checkpoint: Path | None, spli
         raise param_error("dtype", dtype, "is not one of float32, float16")
     check_batch_seconds(batch_seconds)
     ws.check()
-    if loaded is None:  # before any file or lock is made under the name
-        _check_model_name(ws, model, checkpoint, new_model, reporter)
+    if loaded is None and load is None:  # before any file or lock is made under the name
+        check_model_name(ws, model, checkpoint, new_model, reporter)
     stem = feature_stem(span, rep)
     path = ws.features_path(model, split, sample, stem, part_name(subset, shard))
     whole = ws.features_path(model, split, sample, stem)
@@ -217,13 +218,15 @@ def extract_features(ws: Workspace, *, model: str, checkpoint: Path | None, spli
         stale = []
         for done in (path, whole):  # a part is done too when its combined file exists
             if done.exists() and not force:
-                reason = _stale_reason(done, smp, model, checkpoint, seed, loaded)
+                reason = stale_reason(done, smp, model, checkpoint, seed, loaded)
                 if reason is None:
-                    return _existing(done, layers, rep, len(units))
+                    return ExtractSummary(str(done), "exists", existing_layers(done, layers, rep),
+                                          len(units), 0, 0, 0.0, 0.0)
                 reporter.info(f"{done.name}: stale ({reason}) → extracting again")
                 stale.append(done)
-        lm = loaded or load_model(model, checkpoint, device=resolve_device_name(device),
-                                  seed=seed, download=download)
+        lm = loaded or (load or functools.partial(
+            load_model, model, checkpoint, device=resolve_device_name(device), seed=seed,
+            download=download))()
         for note in lm.notes:
             reporter.info(note)
         default = ["C"] if rep == "local" else ["T"]
@@ -251,37 +254,36 @@ def extract_features(ws: Workspace, *, model: str, checkpoint: Path | None, spli
         return _run(ws, lm, smp, units, tokens, path, meta, reporter, overlap, batch_seconds)
 
 
-#: difflib similarity from which a new model name is taken for a typo of a known one:
-#: ``hubert_bse`` (0.95), ``wavlm_base_plus_randm`` (0.98), ``demo_wav2vec`` (0.96) are;
-#: ``fastvgs_plus_tiny`` next to ``fastvgs_plus_coco`` (0.76) is not.
-TYPO_SIMILARITY = 0.88
 
+def extract_many(ws: Workspace, *, model: str, checkpoint: Path | None,
+                 splits: Sequence[str], spans: Sequence[str], sample: str = "1",
+                 seed: int = 0, device: str | None = None, download: bool = False,
+                 new_model: bool = False, reporter: Reporter = SILENT,
+                 **options: Any) -> list[ExtractSummary]:
+    """`extract_features` for every (split, span) pair, loading the model at most once.
 
-def _check_model_name(ws: Workspace, model: str, checkpoint: Path | None, new_model: bool,
-                      reporter: Reporter) -> None:
-    """A name outside the registry needs a checkpoint; a near miss of a registry name or of
-    a model the workspace holds is probably a typo: refused unless `new_model`, so that a
-    misspelling never starts a new model in the workspace."""
-    if get_spec(model) is not None:
-        return
-    known = stored_models(ws)
-    if model in known:
-        return
-    hint = did_you_mean(model, [*REGISTRY, *known])
-    if checkpoint is None:
-        raise LwaUsageError(f"model {model!r} is not in the registry{hint}; pass --checkpoint "
-                            "PATH for your own model (see `lwa models`)")
-    # A typo is a name one or two edits away (similarity ≥ TYPO_SIMILARITY), refused; a
-    # looser resemblance (fastvgs_plus_tiny ~ fastvgs_plus_coco) only gets the hint.
-    typo = difflib.get_close_matches(model, [*REGISTRY, *known], n=1, cutoff=TYPO_SIMILARITY)
-    if typo and not new_model:
-        raise LwaUsageError(f"model {model!r} is neither in the registry nor in the "
-                            f"workspace{hint}; pass --new-model to extract {checkpoint} under "
-                            "this new name", params=("new_model",))
-    if hint:
-        reporter.warn(f"model {model!r} is not in the registry{hint}; its architecture is read "
-                      f"from {checkpoint}")
-
+    Every sample is checked before anything runs, so a missing one is reported before a
+    long extraction rather than after it; files that are current are reused without loading
+    the model. `options` are the other keywords of `extract_features` (rep, layers, dtype,
+    shard, subset, force, overlap, batch_seconds, dtype_compute), the same for every pair.
+    Returns one summary per pair, splits outer, spans inner.
+    """
+    pairs = list(dict.fromkeys((split, span) for split in splits for span in spans))
+    if not pairs:
+        raise LwaUsageError("give at least one split and one span", params=("splits", "spans"))
+    for split, span in pairs:
+        if span not in SPANS:
+            raise param_error("span", span, f"is not one of {', '.join(SPANS)}")
+        ws.check()
+        require_sample(ws, split, span, sample)
+    check_model_name(ws, model, checkpoint, new_model, reporter)
+    load = functools.cache(functools.partial(
+        load_model, model, checkpoint, device=resolve_device_name(device), seed=seed,
+        download=download))
+    return [extract_features(ws, model=model, checkpoint=checkpoint, split=split, sample=sample,
+                             span=span, seed=seed, device=device, download=download,
+                             reporter=reporter, load=load, **options)
+            for split, span in pairs]
 
 def _run(ws: Workspace, lm: LoadedModel, smp: Sample, units: np.ndarray,
          tokens: np.ndarray | None, path: Path, meta: dict,
@@ -379,53 +381,3 @@ def _check_sample_unchanged(ws: Workspace, smp: Sample) -> None:
     if now != smp.fingerprint:
         raise LwaError(f"the {smp.kind} sample {smp.name!r} of {smp.split} was replaced while "
                        "this extraction ran; its features were not stored: rerun the command")
-
-
-def weights_fingerprint(model: str, checkpoint: Path | None, seed: int) -> str | None:
-    """The fingerprint `load_model` will give these weights, when it is cheap to know
-    without loading them (a checkpoint file or directory); None for random weights."""
-    if checkpoint is None or model.endswith("_random"):
-        return None
-    return checkpoint_fingerprint(checkpoint)  # a path or a cached hub id (models/hub.py)
-
-
-def _stale_reason(done: Path, smp: Sample, model: str, checkpoint: Path | None, seed: int,
-                  loaded: LoadedModel | None) -> str | None:
-    """None when a complete file may be reused; a reason to extract again when it is stale.
-
-    Features from other weights are never silently replaced: that is an error unless
-    --force, since results computed from them would change meaning.
-    """
-    with FeatureFile(done) as f:
-        meta = f.meta
-    if loaded is not None:
-        same = loaded.fingerprint == meta["fingerprint"]
-        ours = loaded.checkpoint
-    elif checkpoint is None or model.endswith("_random"):
-        ours = f"random:{int(seed)}"  # random weights are named by their seed
-        same = meta["checkpoint"] == ours
-    else:
-        same = weights_fingerprint(model, checkpoint, seed) == meta["fingerprint"]
-        ours = str(checkpoint)
-    if not same:
-        raise LwaError(f"{done} holds features of {model} from other weights "
-                       f"({meta['checkpoint']}), not {ours}; pass --force to replace them "
-                       "(results computed from them become stale), or use another --model name")
-    if meta.get("sample_fingerprint") != smp.fingerprint:
-        return "extracted from an older version of the sample"
-    return None
-
-
-def _existing(path: Path, layers: Sequence[str] | None, rep: str, n_units: int) -> ExtractSummary:
-    """A complete file is reused when it holds every requested layer; otherwise say so."""
-    with FeatureFile(path) as f:
-        spec = f.meta["spec"]
-        default = ["C"] if rep == "local" else ["T"]
-        wanted = parse_layers(list(layers) if layers else default, len(spec["conv_layers"]),
-                              spec["n_layers"])
-        missing = [name for name in wanted if name not in f.layers]
-        if missing:
-            raise LwaError(f"{path} exists with layers {', '.join(f.layers)}, not "
-                           f"{', '.join(missing)}; add --force to extract it again with the "
-                           "layers you ask for")
-        return ExtractSummary(str(path), "exists", f.layers, n_units, 0, 0, 0.0, 0.0)

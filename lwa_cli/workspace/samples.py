@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -83,7 +84,8 @@ def save_sample(ws: Workspace, sample: Sample, *, alignments: dict[str, str]) ->
                                         "subset": sample.subset})
 
 
-def load_sample(ws: Workspace, split: str, kind: str, name: str) -> Sample:
+def require_sample(ws: Workspace, split: str, kind: str, name: str) -> Path:
+    """The path of an existing sample, or an error naming the command that makes it."""
     path = ws.sample_path(split, kind, name)
     if not path.is_file() and kind == "utt":
         raise LwaError(f"no utt sample {name!r} for split {split} in {ws.root}; utt samples "
@@ -96,6 +98,11 @@ def load_sample(ws: Workspace, split: str, kind: str, name: str) -> Sample:
         raise LwaError(
             f"no {kind} sample {name!r} for split {split} in {ws.root}{listed}; run "
             f"`lwa sample {kind} --split {split} --sample {name}` first")
+    return path
+
+
+def load_sample(ws: Workspace, split: str, kind: str, name: str) -> Sample:
+    path = require_sample(ws, split, kind, name)
     with open_h5(path, KIND) as f:
         utts = read_columns(f, "utterances")
         tokens = subset = None
