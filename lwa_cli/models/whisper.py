@@ -149,8 +149,12 @@ class WhisperAudioModel(torch.nn.Module):
         transforming the silence (equal to it to float rounding; see the tests).
         """
         length = min(self.window_samples, chunk.size + N_FFT + 2 * HOP)
-        out = self.feature_extractor(chunk, sampling_rate=SAMPLE_RATE, return_tensors="np",
-                                     padding="max_length", max_length=length, truncation=True)
+        # The log-mel is float32 whatever `--dtype-compute` runs the encoder at (its torch
+        # STFT would otherwise run under the autocast and return bfloat16).
+        with torch.autocast("cpu", enabled=False):
+            out = self.feature_extractor(chunk, sampling_rate=SAMPLE_RATE, return_tensors="np",
+                                         padding="max_length", max_length=length,
+                                         truncation=True)
         feats = np.asarray(out["input_features"], dtype=np.float32)
         missing = self.window_frames - feats.shape[-1]
         if missing > 0:

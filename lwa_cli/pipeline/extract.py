@@ -245,13 +245,18 @@ def extract_features(ws: Workspace, *, model: str, checkpoint: Path | None, spli
                 "rep": rep, "layers": names, "dtype": dtype,
                 "part": {"subset": subset, "shard": list(shard) if shard else None},
                 "units": units.tolist(), "lwa_version": __version__}
-        if dtype_compute != "float32":
-            meta["dtype_compute"] = dtype_compute
+        # Measured before the file is made: a compute type that deviates beyond rounding
+        # falls back to float32, and the meta says what the rows were computed with.
+        precision = precision_check(lm, dtype_compute, functools.partial(_certify_waves, smp),
+                                    reporter)
+        if precision and precision["used"] != "float32":
+            meta["dtype_compute"] = precision["used"]
         if mel_every(lm.spec, span, rep):
             meta["mel_every"] = mel_every(lm.spec, span, rep)
         if getattr(lm.module, "lwa_input_rule", None):  # Whisper's windows and padding
             meta["input_rule"] = lm.module.lwa_input_rule
-        return _run(ws, lm, smp, units, tokens, path, meta, reporter, overlap, batch_seconds)
+        return _run(ws, lm, smp, units, tokens, path, meta, reporter, overlap, batch_seconds,
+                    precision)
 
 
 
@@ -288,7 +293,7 @@ def extract_many(ws: Workspace, *, model: str, checkpoint: Path | None,
 def _run(ws: Workspace, lm: LoadedModel, smp: Sample, units: np.ndarray,
          tokens: np.ndarray | None, path: Path, meta: dict,
          reporter: Reporter, overlap: bool = True,
-         batch_seconds: float | None = None) -> ExtractSummary:
+         batch_seconds: float | None = None, precision: dict | None = None) -> ExtractSummary:
     """Process the utterances not yet done into the partial file, then move it into place."""
     span, rep, names = meta["span"], meta["rep"], meta["layers"]
     writer = FeatureWriter(path, meta, meta["dtype"])
@@ -304,12 +309,9 @@ def _run(ws: Workspace, lm: LoadedModel, smp: Sample, units: np.ndarray,
         problems = SegmentProblems()
         before = _window_counts(lm)
 
-        def certify_waves() -> list[np.ndarray]:
-            return [load_audio(p) for p in smp.audio_paths[:CERTIFY_UTTERANCES]]
-
-        max_samples, cert = batch_plan(ws, lm, batch_seconds, certify_waves, reporter)
+        max_samples, cert = batch_plan(ws, lm, batch_seconds,
+                                       functools.partial(_certify_waves, smp), reporter)
         compute = meta.get("dtype_compute", "float32")
-        precision = precision_check(lm, compute, certify_waves, reporter)
         t0 = time.perf_counter()
         seconds = [0.0, 0]  # audio seconds and rows written, updated by the writer
 
@@ -364,6 +366,11 @@ def _run(ws: Workspace, lm: LoadedModel, smp: Sample, units: np.ndarray,
     return ExtractSummary(str(path), "resumed" if writer.resumed else "extracted", names,
                           len(units), len(todo), rows, round(audio_seconds, 3), round(wall, 3),
                           problems.clipped, problems.dropped, problems.examples)
+
+
+def _certify_waves(smp: Sample) -> list[np.ndarray]:
+    """The sample's first utterances, on which batching and precision are checked."""
+    return [load_audio(p) for p in smp.audio_paths[:CERTIFY_UTTERANCES]]
 
 
 def _window_counts(lm: LoadedModel) -> dict[str, int]:

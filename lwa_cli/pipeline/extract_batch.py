@@ -19,7 +19,7 @@ import numpy as np
 from lwa_cli.errors import param_error
 from lwa_cli.models.batching import TOLERANCE, buckets, certify, extract_batch
 from lwa_cli.models.loading import LoadedModel
-from lwa_cli.models.precision import deviation
+from lwa_cli.models.precision import deviation, precision_record
 from lwa_cli.progress import Reporter
 from lwa_cli.workspace import Workspace
 from lwa_cli.workspace.certificates import load_certificate, save_certificate
@@ -74,15 +74,22 @@ def batch_plan(ws: Workspace, lm: LoadedModel, batch_seconds: float | None,
 def precision_check(lm: LoadedModel, dtype_compute: str,
                     certify_waves: Callable[[], Sequence[np.ndarray]],
                     reporter: Reporter) -> dict | None:
-    """For reduced-precision compute: its max |Δ| per layer from float32 on the
-    certificate utterances (said, and returned for the summary); None for float32."""
+    """For reduced-precision compute: its deviation from float32 per layer on the certificate
+    utterances, and the compute type to use (`precision_record`: float32 when a layer
+    deviates beyond rounding, said as a warning); None for float32."""
     if dtype_compute == "float32":
         return None
-    delta = deviation(lm, certify_waves(), dtype_compute)
-    worst = max(delta, key=delta.__getitem__)
-    reporter.info(f"{dtype_compute} compute: max |Δ| from float32 {delta[worst]:.2g} (at "
-                  f"{worst}) on {CERTIFY_UTTERANCES} utterances")
-    return {"dtype": dtype_compute, "max_delta": delta}
+    record = precision_record(dtype_compute, *deviation(lm, certify_waves(), dtype_compute))
+    worst = record["worst_layer"]
+    measured = (f"max |Δ| from float32 {max(record['max_delta'].values()):.2g}, relative "
+                f"{record['relative'][worst]:.2g} at {worst}, on {CERTIFY_UTTERANCES} "
+                "utterances")
+    if record["used"] == dtype_compute:
+        reporter.info(f"{dtype_compute} compute: {measured}")
+    else:
+        reporter.warn(f"computing in float32, not {dtype_compute}: {record['reason']} "
+                      f"({measured}; on {lm.device.type})")
+    return record
 
 
 def windows(items: Iterable[tuple[int, np.ndarray]],

@@ -87,8 +87,10 @@ class GenericEncoder(torch.nn.Module):
 
     def lwa_inputs(self, wave: np.ndarray, device: torch.device) -> dict[str, torch.Tensor]:
         """The feature extractor's main input for one 16 kHz utterance (no padding)."""
-        out = self.extractor(np.asarray(wave, dtype=np.float32), sampling_rate=SAMPLE_RATE,
-                             return_tensors="pt")
+        # The input features are float32 whatever `--dtype-compute` runs the model at.
+        with torch.autocast("cpu", enabled=False):
+            out = self.extractor(np.asarray(wave, dtype=np.float32), sampling_rate=SAMPLE_RATE,
+                                 return_tensors="pt")
         return {self.main_input: out[self.main_input].to(device=device, dtype=torch.float32)}
 
 
