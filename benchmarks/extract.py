@@ -16,11 +16,12 @@ model load is outside the timed part):
         [--utterances 12] [--repeat 2] [--variants bare,lwa,lwa-inline,lwa-batch]
 
 Prints wall times and every ratio to the bare loop. On a shared machine, time A/B pairs
-from outside with ``farm-bench`` on the child commands, which ``--prepare DIR`` sets up:
+from outside, alternating the two child commands that ``--prepare DIR`` sets up, with a
+whole-process timer (``hyperfine``, or ``/usr/bin/time -v`` in a loop) and quote medians:
 
     .venv/bin/python benchmarks/extract.py --prepare /tmp/b --model base --seconds 2
-    farm-bench -n 5 -- .venv/bin/python benchmarks/extract.py --child lwa /tmp/b \
-        --vs '.venv/bin/python benchmarks/extract.py --child bare /tmp/b'
+    .venv/bin/python benchmarks/extract.py --child lwa /tmp/b     # A
+    .venv/bin/python benchmarks/extract.py --child bare /tmp/b    # B
 """
 
 from __future__ import annotations
