@@ -78,6 +78,17 @@ def test_c_search_picks_the_best_held_out_cross_entropy_and_is_reproducible():
     np.testing.assert_array_equal(model.predict_proba(x).argmax(1), ref.predict(x))
 
 
+def test_a_one_value_grid_fits_all_rows_without_a_held_out_part():
+    x, y = blobs(60, 3, 4, 1.0, seed=5)
+    y[:2] = 2  # class 2 in two rows only: a held-out part could take it from the fit rows
+    y[2:] = np.where(y[2:] == 2, 1, y[2:])
+    model, search = select_c(x, y, 3, (0.5,), seed=0, tol=1e-10, max_iter=10_000)
+    assert (search.c, search.grid, search.n_held_out) == (0.5, (0.5,), 0)
+    assert search.held_out_cross_entropy == () and model.present.tolist() == [True] * 3
+    ref = fit_linear(x, y, 3, 0.5, tol=1e-10, max_iter=10_000)
+    np.testing.assert_array_equal(model.coef, ref.coef)
+
+
 def test_metrics_and_majority_baseline():
     y = np.array([0, 0, 1, 2, 2, 2])
     proba = np.full((6, 3), 0.1)

@@ -118,7 +118,9 @@ def _check_layers(span: str, rep: str, layers: list[str], spec: ModelSpec) -> No
             raise LwaUsageError("rep='local' is for the frame span (conv features with mel)",
                                 params=("rep",))
         if not spec.has_conv_layers:
-            raise LwaUsageError(f"rep='local' stores conv layers, and {spec.name} has none; "
+            none = ("the generic transformers path exposes none (T layers only)"
+                    if spec.family == "generic" else f"{spec.name} has none")
+            raise LwaUsageError(f"rep='local' stores conv layers, and {none}; "
                                 f"its span='frame' file holds the log-mel at its {period} "
                                 "frame rate, which `lwa cca mel` pairs with its T layers",
                                 params=("rep", "span"))

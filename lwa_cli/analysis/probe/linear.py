@@ -182,14 +182,20 @@ def select_c(x: np.ndarray, y: np.ndarray, n_classes: int, grid: Sequence[float]
              held_out: float = HELD_OUT, seed: int = 0, backend: str = "sklearn",
              device: str = "cpu", max_iter: int = MAX_ITER,
              tol: float = TOL) -> tuple[LinearProbe, CSearch]:
-    """Choose C on a held-out part of the training rows, then refit on all of them."""
+    """Choose C on a held-out part of the training rows, then refit on all of them.
+
+    A grid of one value has nothing to choose: the probe is fitted on all the rows at once
+    (no held-out part, whose rows could otherwise miss classes on small data).
+    """
     from lwa_cli.analysis.probe.metrics import probe_metrics
 
     grid = tuple(sorted(float(c) for c in grid))
     if not grid:
         raise LwaError("the C grid is empty")
-    fit_rows, out_rows = held_out_split(len(y), held_out, seed)
     kw = {"backend": backend, "device": device, "max_iter": max_iter, "tol": tol}
+    if len(grid) == 1:
+        return fit_linear(x, y, n_classes, grid[0], **kw), CSearch(grid[0], grid, (), (), 0)
+    fit_rows, out_rows = held_out_split(len(y), held_out, seed)
     x_fit, x_out = x[fit_rows], x[out_rows]  # one copy for the whole grid
     models, ce, acc = [], [], []
     for c in grid:
