@@ -7,13 +7,16 @@ contextualized frame span. With ``--seconds S`` every utterance is cut or tiled 
 model load is outside the timed part):
 
 * ``bare``: ``model(wave, output_hidden_states=True)`` over preloaded waves, outputs dropped;
-* ``lwa``: `extract_features` (audio read ahead, rows written behind: pipeline/extract_io.py);
-* ``lwa-inline``: the same with ``overlap=False`` (everything in series, the old loop);
+* ``lwa``: `extract_features` with its defaults (overlap where `overlap_pays`: on a GPU or
+  with spare cores; inline on a CPU whose cores torch's threads take);
+* ``lwa-overlap``: ``overlap=True`` (audio read ahead, rows written behind in two threads:
+  pipeline/extract_io.py);
+* ``lwa-inline``: ``overlap=False`` (everything in series);
 * ``lwa-batch``: ``batch_seconds=B`` (certified models only; base models are refused and
   fall back to one at a time, which the table then shows).
 
     .venv/bin/python benchmarks/extract.py [--model base|large] [--seconds 2] \
-        [--utterances 12] [--repeat 2] [--variants bare,lwa,lwa-inline,lwa-batch]
+        [--utterances 12] [--repeat 2] [--variants bare,lwa,lwa-overlap,lwa-inline,lwa-batch]
 
 Prints wall times and every ratio to the bare loop. On a shared machine, time A/B pairs
 from outside, alternating the two child commands that ``--prepare DIR`` sets up, with a
@@ -36,7 +39,7 @@ import time
 from pathlib import Path
 
 MODELS = {"base": "wav2vec_base_random", "large": "wav2vec_large_random"}
-VARIANTS = ("bare", "lwa", "lwa-inline", "lwa-batch")
+VARIANTS = ("bare", "lwa", "lwa-overlap", "lwa-inline", "lwa-batch")
 
 
 def _setup(root: Path, utterances: int, model: str = "base",
@@ -70,7 +73,7 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def run_lwa(ws_root: str, overlap: bool = True, batch: bool = False) -> dict:
+def run_lwa(ws_root: str, overlap: bool | None = None, batch: bool = False) -> dict:
     from contextlib import contextmanager
 
     import psutil
@@ -137,7 +140,8 @@ def run_bare(ws_root: str) -> dict:
 def run_variant(kind: str, ws_root: str) -> dict:
     if kind == "bare":
         return run_bare(ws_root)
-    return run_lwa(ws_root, overlap=kind != "lwa-inline", batch=kind == "lwa-batch")
+    overlap = {"lwa-overlap": True, "lwa-inline": False}.get(kind)
+    return run_lwa(ws_root, overlap=overlap, batch=kind == "lwa-batch")
 
 
 def _child(kind: str, ws_root: Path) -> dict:
@@ -184,11 +188,17 @@ def main() -> None:
           + (f" of {args.seconds:g} s" if args.seconds else ""))
     ref = best.get("bare")
     for v, r in best.items():
-        ratio = f"  ratio to bare {r['wall'] / ref['wall']:.3f}" if ref else ""
+        ratio = ""
+        if ref:  # best to best, and the median of the ratios of runs of the same round
+            paired = sorted(a["wall"] / b["wall"] for a, b in zip(runs[v], runs["bare"],
+                                                                  strict=True))
+            ratio = (f"  ratio to bare {r['wall'] / ref['wall']:.3f} (median of rounds "
+                     f"{paired[len(paired) // 2]:.3f})")
         print(f"{v:<11}: {r['wall']:7.2f} s  RTF {r['wall'] / audio:.3f}  peak RSS "
               f"{r['rss_mb']:6.0f} MB{ratio}")
-    if "lwa" in best and "lwa-inline" in best:
-        print(f"overlap on / off: {best['lwa']['wall'] / best['lwa-inline']['wall']:.3f}")
+    if "lwa-overlap" in best and "lwa-inline" in best:
+        print("overlap on / off: "
+              f"{best['lwa-overlap']['wall'] / best['lwa-inline']['wall']:.3f}")
     if "lwa" in best and "lwa-batch" in best:
         print(f"batched / single: {best['lwa-batch']['wall'] / best['lwa']['wall']:.3f}")
     if "lwa" in best:

@@ -237,3 +237,12 @@ def test_write_behind_writes_in_order_and_finishes_pending_items_on_interrupt():
     assert done == [0, 1]  # nothing is written after the failure
     with pytest.raises(ValueError, match="depth"):
         WriteBehind(slow, depth=0)
+
+
+def test_overlap_is_on_by_default_only_where_the_threads_have_a_core(monkeypatch):
+    from lwa_cli.pipeline import extract_io
+
+    monkeypatch.setattr(extract_io.os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    assert extract_io.overlap_pays("cuda", 2)  # the CPU waits on the device anyway
+    assert not extract_io.overlap_pays("cpu", 2)  # torch's threads take both cores
+    assert extract_io.overlap_pays("cpu", 1)  # `lwa --threads 1` on 2 cores

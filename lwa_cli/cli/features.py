@@ -61,9 +61,10 @@ def extract(
     new_model: bool = typer.Option(False, "--new-model",
                                    help="Extract under a name close to a registry or workspace "
                                         "model (otherwise refused as a likely typo)."),
-    overlap: bool = typer.Option(True, "--overlap/--no-overlap",
-                                 help="Read audio ahead and pool/write features behind the "
-                                      "forward pass in two threads (same file either way)."),
+    overlap: bool | None = typer.Option(
+        None, "--overlap/--no-overlap", show_default=False,
+        help="Read audio ahead and pool/write features behind the forward pass in two threads "
+             "(same file either way; default: on a GPU, or with CPU cores beyond --threads)."),
     batch_seconds: float = typer.Option(
         None, "--batch-seconds", min=0,
         help="Padded audio seconds per forward pass for models certified exact when batched "

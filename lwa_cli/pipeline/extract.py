@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from lwa_cli import __version__
 from lwa_cli.choices import REPS, SPANS
@@ -39,7 +40,7 @@ from lwa_cli.pipeline.extract_batch import (
     precision_check,
     windows,
 )
-from lwa_cli.pipeline.extract_io import WriteBehind, read_ahead
+from lwa_cli.pipeline.extract_io import WriteBehind, overlap_pays, read_ahead
 from lwa_cli.pipeline.extract_reuse import check_model_name, existing_layers, stale_reason
 from lwa_cli.pipeline.inputs import feature_stem, resolve_device_name
 from lwa_cli.pipeline.rows import SegmentProblems, frame_rows, token_rows, utterance_rows
@@ -70,20 +71,29 @@ class ExtractSummary:
     segment_examples: list[str] = field(default_factory=list)
 
 
-def _malloc_trim() -> Callable[[], object]:
-    """glibc's malloc_trim, or a no-op elsewhere.
+class MemoryTrim:
+    """glibc's malloc_trim, at most once per `interval` seconds (a no-op elsewhere).
 
     Utterances of different lengths leave torch's freed activations fragmented in glibc's
     heap, so a long run's RSS grows by tens of MB per utterance (a bare transformers loop
-    does the same); trimming after each utterance keeps memory flat.
+    does the same); trimming keeps memory flat. A trim after a base-size forward pass costs
+    10-15 ms and holds the allocator's locks (7% of a 2 s utterance on 2 cores when done
+    after each one), so it runs at most once per `interval`.
     """
-    try:
-        return functools.partial(ctypes.CDLL("libc.so.6").malloc_trim, 0)
-    except (OSError, AttributeError):
-        return lambda: None
 
+    def __init__(self, interval: float = 1.0) -> None:
+        self.interval = interval
+        self.last = time.perf_counter()
+        try:
+            self._trim = functools.partial(ctypes.CDLL("libc.so.6").malloc_trim, 0)
+        except (OSError, AttributeError):
+            self._trim = None
 
-release_memory = _malloc_trim()
+    def __call__(self) -> None:
+        now = time.perf_counter()
+        if self._trim is not None and now - self.last >= self.interval:
+            self._trim()
+            self.last = time.perf_counter()
 
 MEL_RATE_HZ = SAMPLE_RATE / HOP_LENGTH  # log-mel frames per second (10 ms frames)
 
@@ -179,8 +189,8 @@ def extract_features(ws: Workspace, *, model: str, checkpoint: Path | None, spli
                      reporter: Reporter = SILENT,
                      loaded: LoadedModel | None = None,
                      load: Callable[[], LoadedModel] | None = None,
-                     download: bool = False, new_model: bool = False, overlap: bool = True,
-                     batch_seconds: float | None = None,
+                     download: bool = False, new_model: bool = False,
+                     overlap: bool | None = None, batch_seconds: float | None = None,
                      dtype_compute: str = "float32") -> ExtractSummary:
     """Extract the layers of `model` over a sample into the workspace (see module doc).
 
@@ -193,9 +203,9 @@ def extract_features(ws: Workspace, *, model: str, checkpoint: Path | None, spli
     must be extracted (`extract_many`; the caller checks the model name); `download` lets a
     hub id missing from the local Hugging Face cache be fetched (models/hub.py). A `model`
     name close to a registry name or to a model of the workspace (a likely typo) is refused
-    unless `new_model`. `overlap` reads
-    audio ahead and pools and writes behind the forward pass in two threads
-    (pipeline/extract_io.py); the file is bit-identical either way. `batch_seconds` runs
+    unless `new_model`. `overlap` reads audio ahead and pools and writes behind the forward
+    pass in two threads (pipeline/extract_io.py; None: where `overlap_pays`); the file is
+    bit-identical either way. `batch_seconds` runs
     certified models in padded batches (pipeline/extract_batch.py; None: on a GPU only, 0:
     off). `dtype_compute` runs the forward passes at float16/bfloat16 (models/precision.py;
     recorded in the meta).
@@ -294,10 +304,12 @@ def extract_many(ws: Workspace, *, model: str, checkpoint: Path | None,
 
 def _run(ws: Workspace, lm: LoadedModel, smp: Sample, units: np.ndarray,
          tokens: np.ndarray | None, path: Path, meta: dict,
-         reporter: Reporter, overlap: bool = True,
+         reporter: Reporter, overlap: bool | None = None,
          batch_seconds: float | None = None, precision: dict | None = None) -> ExtractSummary:
     """Process the utterances not yet done into the partial file, then move it into place."""
     span, rep, names = meta["span"], meta["rep"], meta["layers"]
+    if overlap is None:
+        overlap = overlap_pays(lm.device.type, torch.get_num_threads())
     writer = FeatureWriter(path, meta, meta["dtype"])
     try:
         if writer.discarded:
@@ -316,6 +328,7 @@ def _run(ws: Workspace, lm: LoadedModel, smp: Sample, units: np.ndarray,
         compute = meta.get("dtype_compute", "float32")
         t0 = time.perf_counter()
         seconds = [0.0, 0]  # audio seconds and rows written, updated by the writer
+        trim = MemoryTrim()
 
         def store(unit: int, wave: np.ndarray, out: dict[str, np.ndarray]) -> None:
             if span == "utt":
@@ -328,7 +341,7 @@ def _run(ws: Workspace, lm: LoadedModel, smp: Sample, units: np.ndarray,
                                    lm.spec.frame_period_s)
             writer.append(unit, block)
             del out, block
-            release_memory()
+            trim()
             seconds[0] += len(wave) / 16000
             seconds[1] += writer.last_rows
 

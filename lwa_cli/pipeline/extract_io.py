@@ -16,10 +16,17 @@ main thread unchanged (same type, same message); an interruption of the main thr
 (Ctrl-C) stops the reader and lets the writer finish the utterances already computed, so
 the partial file keeps them and a rerun resumes after them. With ``overlap=False`` the
 same steps run inline, in the same order: the files are bit-identical either way.
+
+`overlap_pays` is the default: the two threads only save time when they have a core of
+their own (a GPU run, or a CPU with cores beyond torch's threads). Where torch's threads
+take every core, they take CPU time from the forward pass and stall its parallel regions:
+base-size random wav2vec 2.0 on 2 s utterances, 2 cores, went from 1.06× a bare
+transformers loop inline to 1.17× overlapped.
 """
 
 from __future__ import annotations
 
+import os
 import queue
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -29,6 +36,14 @@ import numpy as np
 
 _STOP = object()  # end of stream marker in both queues
 _POLL_S = 0.1  # how often a blocked put/get looks at the other side's state
+
+
+def overlap_pays(device_type: str, torch_threads: int) -> bool:
+    """Whether reading ahead and writing behind in threads can save time (see module doc)."""
+    if device_type != "cpu":
+        return True
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return (cores or 1) > torch_threads
 
 
 class _Failure:
