@@ -4,6 +4,9 @@ For the base and large random-weight models (``--tiny``: the demo models, for a 
 run of the same code):
 
 * the device's single-utterance layers against the CPU's (max |Δ| relative to max |x|);
+* reduced-precision compute on the device (float16 and bfloat16; bfloat16 only on the CPU):
+  the worst layer's RMS(Δ)/RMS from float32 and whether extraction would use it (shown, not
+  judged: it is not a device-vs-CPU difference);
 * the batching certificate on the device (passed/refused, max |Δ|, reason);
 * extraction throughput one utterance at a time and batched (utterances/s, real-time
   factor), and the batched file against the single one (≤ the certificate tolerance);
@@ -64,6 +67,7 @@ def check_model(table: Table, label: str, model: str, ckpt: Path | None, device:
     from lwa_cli.data.audio import load_audio
     from lwa_cli.models.capture import extract_layers
     from lwa_cli.models.loading import load_model
+    from lwa_cli.models.precision import deviation, precision_record
     from lwa_cli.pipeline.extract import extract_features
     from lwa_cli.pipeline.extract_batch import CERTIFY_UTTERANCES, batch_plan
     from lwa_cli.progress import Reporter
@@ -84,6 +88,12 @@ def check_model(table: Table, label: str, model: str, ckpt: Path | None, device:
         del cpu
         table.add(f"{label} {device} vs cpu frames", f"rel {worst:.1e}",
                   worst <= REL_TOL_LAYERS, f"≤ {REL_TOL_LAYERS:g} on {','.join(layers)}")
+    for dtype in ("float16", "bfloat16") if device != "cpu" else ("bfloat16",):
+        record = precision_record(dtype, *deviation(lm, waves, dtype))
+        worst = record["worst_layer"]
+        table.add(f"{label} {dtype} compute", f"rel {record['relative'][worst]:.1e} at {worst}",
+                  None, f"RMS(Δ)/RMS vs float32; used: {record['used']} (limit "
+                        f"{record['limit']:g})")
     t0 = time.perf_counter()
     max_samples, cert = batch_plan(ws, lm, batch_seconds, lambda: waves, Reporter())
     took = time.perf_counter() - t0

@@ -11,7 +11,6 @@ read ahead and rows are pooled and written behind the forward pass (pipeline/ext
 
 from __future__ import annotations
 
-import ctypes
 import functools
 import time
 from collections.abc import Callable, Sequence
@@ -40,7 +39,7 @@ from lwa_cli.pipeline.extract_batch import (
     precision_check,
     windows,
 )
-from lwa_cli.pipeline.extract_io import WriteBehind, overlap_pays, read_ahead
+from lwa_cli.pipeline.extract_io import MemoryTrim, WriteBehind, overlap_pays, read_ahead
 from lwa_cli.pipeline.extract_reuse import check_model_name, existing_layers, stale_reason
 from lwa_cli.pipeline.inputs import feature_stem, resolve_device_name
 from lwa_cli.pipeline.rows import SegmentProblems, frame_rows, token_rows, utterance_rows
@@ -70,30 +69,6 @@ class ExtractSummary:
     dropped_segments: int = 0
     segment_examples: list[str] = field(default_factory=list)
 
-
-class MemoryTrim:
-    """glibc's malloc_trim, at most once per `interval` seconds (a no-op elsewhere).
-
-    Utterances of different lengths leave torch's freed activations fragmented in glibc's
-    heap, so a long run's RSS grows by tens of MB per utterance (a bare transformers loop
-    does the same); trimming keeps memory flat. A trim after a base-size forward pass costs
-    10-15 ms and holds the allocator's locks (7% of a 2 s utterance on 2 cores when done
-    after each one), so it runs at most once per `interval`.
-    """
-
-    def __init__(self, interval: float = 1.0) -> None:
-        self.interval = interval
-        self.last = time.perf_counter()
-        try:
-            self._trim = functools.partial(ctypes.CDLL("libc.so.6").malloc_trim, 0)
-        except (OSError, AttributeError):
-            self._trim = None
-
-    def __call__(self) -> None:
-        now = time.perf_counter()
-        if self._trim is not None and now - self.last >= self.interval:
-            self._trim()
-            self.last = time.perf_counter()
 
 MEL_RATE_HZ = SAMPLE_RATE / HOP_LENGTH  # log-mel frames per second (10 ms frames)
 
