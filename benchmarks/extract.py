@@ -69,6 +69,12 @@ def _setup(root: Path, utterances: int, model: str = "base",
     return ws.root
 
 
+def _steady(done_at: list[float]) -> float:
+    """Seconds per utterance after the first: the throughput once one-time costs (first
+    forward pass, lazy imports, opening the file) are paid."""
+    return (done_at[-1] - done_at[0]) / max(1, len(done_at) - 1)
+
+
 def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -85,14 +91,18 @@ def run_lwa(ws_root: str, overlap: bool | None = None, batch: bool = False) -> d
 
     process = psutil.Process()
     rss_after_each: list[float] = []
+    done_at: list[float] = []  # when each utterance's forward pass was done
 
     class RssProbe(Reporter):
         """Records the resident memory after every utterance."""
 
         @contextmanager
         def task(self, description, total, unit=""):
-            yield lambda n=1, seconds=0.0: rss_after_each.append(
-                process.memory_info().rss / 2**20)
+            def advance(n=1, seconds=0.0):
+                done_at.append(time.perf_counter())
+                rss_after_each.append(process.memory_info().rss / 2**20)
+
+            yield advance
 
     ws = Workspace(ws_root)
     cfg = json.loads((ws.root / "bench.json").read_text())
@@ -111,7 +121,8 @@ def run_lwa(ws_root: str, overlap: bool | None = None, batch: bool = False) -> d
                                span="frame", loaded=lm, force=True, reporter=RssProbe(),
                                overlap=overlap,
                                batch_seconds=cfg["batch_seconds"] if batch else 0)
-    return {"wall": time.perf_counter() - t0, "audio_seconds": summary.audio_seconds,
+    return {"wall": time.perf_counter() - t0, "steady": _steady(done_at),
+            "audio_seconds": summary.audio_seconds,
             "layers": len(summary.layers), "rss_mb": _peak_rss_mb(),
             "rss_first_mb": rss_after_each[0], "rss_last_mb": rss_after_each[-1],
             "rss_max_mb": max(rss_after_each)}
@@ -129,11 +140,13 @@ def run_bare(ws_root: str) -> dict:
     waves = [torch.from_numpy(load_audio(p))[None] for p in smp.audio_paths]
     cfg = json.loads((Path(ws_root) / "bench.json").read_text())
     model = load_model(cfg["model"], None, device="cpu", seed=0).module
+    done_at = []
     t0 = time.perf_counter()
     with torch.inference_mode():
         for wave in waves:
             model(wave, output_hidden_states=True)
-    return {"wall": time.perf_counter() - t0,
+            done_at.append(time.perf_counter())
+    return {"wall": time.perf_counter() - t0, "steady": _steady(done_at),
             "audio_seconds": sum(w.shape[1] for w in waves) / 16000, "rss_mb": _peak_rss_mb()}
 
 
@@ -192,8 +205,11 @@ def main() -> None:
         if ref:  # best to best, and the median of the ratios of runs of the same round
             paired = sorted(a["wall"] / b["wall"] for a, b in zip(runs[v], runs["bare"],
                                                                   strict=True))
+            steady = sorted(a["steady"] / b["steady"] for a, b in zip(runs[v], runs["bare"],
+                                                                      strict=True))
             ratio = (f"  ratio to bare {r['wall'] / ref['wall']:.3f} (median of rounds "
-                     f"{paired[len(paired) // 2]:.3f})")
+                     f"{paired[len(paired) // 2]:.3f}; after the first utterance "
+                     f"{steady[len(steady) // 2]:.3f})")
         print(f"{v:<11}: {r['wall']:7.2f} s  RTF {r['wall'] / audio:.3f}  peak RSS "
               f"{r['rss_mb']:6.0f} MB{ratio}")
     if "lwa-overlap" in best and "lwa-inline" in best:

@@ -246,3 +246,22 @@ def test_overlap_is_on_by_default_only_where_the_threads_have_a_core(monkeypatch
     assert extract_io.overlap_pays("cuda", 2)  # the CPU waits on the device anyway
     assert not extract_io.overlap_pays("cpu", 2)  # torch's threads take both cores
     assert extract_io.overlap_pays("cpu", 1)  # `lwa --threads 1` on 2 cores
+
+
+def test_memory_is_trimmed_when_it_has_grown_by_the_slack(monkeypatch):
+    from lwa_cli.pipeline import extract_io
+
+    # Resident memory read before each decision, and again after each trim.
+    rss = iter([100, 90, 130, 160, 100, 150])
+    monkeypatch.setattr(extract_io, "resident_bytes", lambda: next(rss))
+    trim = extract_io.MemoryTrim(slack=60)
+    calls = []
+    trim._trim = lambda: calls.append(1)
+    trim()  # the first call trims: its level after (90) is the floor
+    assert (len(calls), trim.floor) == (1, 90)
+    trim()  # 130: 40 above the floor, within the slack
+    assert len(calls) == 1
+    trim()  # 160: 70 above, beyond the slack: trims, new floor 100
+    assert (len(calls), trim.floor) == (2, 100)
+    trim()  # 150: within the slack
+    assert len(calls) == 2
