@@ -139,6 +139,23 @@ def test_refused_model_runs_one_at_a_time_and_says_why(ws, base):
         assert summary["batching"]["certificate"]["ok"] is False
 
 
+def test_whisper_is_refused_before_any_padded_batch_and_extracts_alone(ws, base, waves):
+    """Whisper pads each 30 s window itself: `--batch-seconds` (the GPU default) must fall
+    back to one utterance at a time, not reach the padded-batch code."""
+    ckpt = base / "m" / "demo_whisper"
+    cert = certify(load_model("demo_whisper", ckpt, device="cpu"), waves[:3])
+    assert not cert.ok and cert.reason == ("demo_whisper encodes its own 30 s windows, one "
+                                           "utterance at a time")
+    rec = Recorder()
+    got = extract_features(ws, model="demo_whisper", checkpoint=ckpt, split="dev-clean",
+                           sample="1", span="frame", device="cpu", batch_seconds=20,
+                           reporter=rec)
+    assert any("batching off for demo_whisper" in line for line in rec.lines), rec.lines
+    with h5py.File(got.path) as f:
+        assert json.loads(f.attrs["summary"])["batching"]["max_seconds"] == 0
+        assert f["features/T2"].shape[0] > 0
+
+
 def test_certificate_is_stored_reused_and_recomputed_for_other_weights(ws, base,
                                                                       monkeypatch):
     calls: list[str] = []

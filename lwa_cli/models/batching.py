@@ -61,6 +61,8 @@ def frame_counts(loaded: LoadedModel, n_samples: int) -> dict[str, int]:
 def unbatchable_reason(loaded: LoadedModel) -> str | None:
     """Why a model cannot take a padded batch at all (before any certificate), or None."""
     module = loaded.module
+    if hasattr(module, "lwa_extract"):  # Whisper: every window is already padded to 30 s
+        return f"{loaded.name} encodes its own 30 s windows, one utterance at a time"
     if hasattr(module, "lwa_inputs") or hasattr(module, "lwa_taps"):
         return f"{loaded.name} prepares its own inputs (no padded batch with a mask)"
     if getattr(getattr(module, "config", None), "model_type", None) is None:
