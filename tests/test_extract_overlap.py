@@ -20,31 +20,25 @@ import h5py
 import numpy as np
 import pytest
 
-from lwa_cli.demo.corpus import write_demo_corpus
-from lwa_cli.demo.models import write_demo_models
 from lwa_cli.errors import LwaError
 from lwa_cli.pipeline import extract as extract_mod
 from lwa_cli.pipeline.extract import extract_features
 from lwa_cli.pipeline.extract_io import WriteBehind, read_ahead
-from lwa_cli.pipeline.prepare import prepare_alignments
-from lwa_cli.pipeline.sample import sample_frames, sample_phones
+from lwa_cli.pipeline.sample import sample_phones
 from lwa_cli.workspace import Workspace
 from lwa_cli.workspace import features as features_mod
 from lwa_cli.workspace.core import StorageError
 from lwa_cli.workspace.features import partial_path
+from tests.conftest import linked_frame_workspace
 
 M = "demo_wav2vec2"
 
 
 @pytest.fixture(scope="module")
-def base(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("overlap")
-    corpus = write_demo_corpus(root / "c")
-    write_demo_models(root / "m")
-    ws = Workspace(root / "ws")
-    prepare_alignments(ws, corpus.corpus_root, corpus.alignments_root, ["dev-clean"])
-    sample_frames(ws, "dev-clean", "1", utterances=6, seed=0)
-    sample_phones(ws, "dev-clean", "1", seed=1, max_subset_seconds=20)
+def base(tmp_path_factory, demo_corpus, demo_models) -> Path:
+    root = linked_frame_workspace(tmp_path_factory.mktemp("overlap"), demo_corpus,
+                                  demo_models[M].parent)
+    sample_phones(Workspace(root / "ws"), "dev-clean", "1", seed=1, max_subset_seconds=20)
     return root
 
 

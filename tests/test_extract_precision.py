@@ -11,28 +11,20 @@ import h5py
 import numpy as np
 import pytest
 
-from lwa_cli.demo.corpus import write_demo_corpus
-from lwa_cli.demo.models import write_demo_models
 from lwa_cli.errors import LwaUsageError
 from lwa_cli.models.precision import PRECISION_LIMIT, precision_record
 from lwa_cli.pipeline.extract import extract_features
-from lwa_cli.pipeline.prepare import prepare_alignments
-from lwa_cli.pipeline.sample import sample_frames
 from lwa_cli.workspace import Workspace
 from lwa_cli.workspace.features import partial_path
+from tests.conftest import linked_frame_workspace
 
 M = "demo_wavlm"
 
 
 @pytest.fixture(scope="module")
-def base(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("precision")
-    corpus = write_demo_corpus(root / "c")
-    write_demo_models(root / "m")
-    ws = Workspace(root / "ws")
-    prepare_alignments(ws, corpus.corpus_root, corpus.alignments_root, ["dev-clean"])
-    sample_frames(ws, "dev-clean", "1", utterances=4, seed=0)
-    return root
+def base(tmp_path_factory, demo_corpus, demo_models) -> Path:
+    return linked_frame_workspace(tmp_path_factory.mktemp("precision"), demo_corpus,
+                                  demo_models[M].parent, utterances=4)
 
 
 CHECKPOINTS = {M: f"{M}.pt", "demo_whisper": "demo_whisper"}

@@ -263,10 +263,10 @@ def extract_many(ws: Workspace, *, model: str, checkpoint: Path | None,
     pairs = list(dict.fromkeys((split, span) for split in splits for span in spans))
     if not pairs:
         raise LwaUsageError("give at least one split and one span", params=("splits", "spans"))
+    ws.check()
     for split, span in pairs:
         if span not in SPANS:
             raise param_error("span", span, f"is not one of {', '.join(SPANS)}")
-        ws.check()
         require_sample(ws, split, span, sample)
     check_model_name(ws, model, checkpoint, new_model, reporter)
     load = functools.cache(functools.partial(
