@@ -7,13 +7,20 @@ contextualized frame span. With ``--seconds S`` every utterance is cut or tiled 
 model load is outside the timed part):
 
 * ``bare``: ``model(wave, output_hidden_states=True)`` over preloaded waves, outputs dropped;
-* ``lwa``: `extract_features` with its defaults (overlap where `overlap_pays`: on a GPU or
+* ``bare-retain``: the same loop after `retain_freed_memory` (glibc keeps freed memory for
+  the next forward pass), the like-for-like baseline of the ``lwa*`` variants;
+* ``lwa``: what ``lwa extract`` runs: `retain_freed_memory`, then `extract_features` with its
+  defaults (overlap where `overlap_pays`: on a GPU or
   with spare cores; inline on a CPU whose cores torch's threads take);
 * ``lwa-overlap``: ``overlap=True`` (audio read ahead, rows written behind in two threads:
   pipeline/extract_io.py);
 * ``lwa-inline``: ``overlap=False`` (everything in series);
 * ``lwa-batch``: ``batch_seconds=B`` (certified models only; base models are refused and
-  fall back to one at a time, which the table then shows).
+  fall back to one at a time, which the table then shows);
+* ``lwa-plain``: `extract_features` without `retain_freed_memory` (the library called from a
+  process that did not opt in).
+
+Every ``lwa*`` variant but ``lwa-plain`` retains freed memory, as the command does.
 
     .venv/bin/python benchmarks/extract.py [--model base|large] [--seconds 2] \
         [--utterances 12] [--repeat 2] [--variants bare,lwa,lwa-overlap,lwa-inline,lwa-batch]
@@ -39,7 +46,8 @@ import time
 from pathlib import Path
 
 MODELS = {"base": "wav2vec_base_random", "large": "wav2vec_large_random"}
-VARIANTS = ("bare", "lwa", "lwa-overlap", "lwa-inline", "lwa-batch")
+VARIANTS = ("bare", "bare-retain", "lwa", "lwa-overlap", "lwa-inline", "lwa-batch",
+            "lwa-plain")
 
 
 def _setup(root: Path, utterances: int, model: str = "base",
@@ -151,10 +159,28 @@ def run_bare(ws_root: str) -> dict:
 
 
 def run_variant(kind: str, ws_root: str) -> dict:
-    if kind == "bare":
+    from lwa_cli.pipeline.extract_io import retain_freed_memory
+
+    if kind in ("bare-retain", "lwa", "lwa-overlap", "lwa-inline", "lwa-batch"):
+        retain_freed_memory()
+    if kind.startswith("bare"):
         return run_bare(ws_root)
     overlap = {"lwa-overlap": True, "lwa-inline": False}.get(kind)
     return run_lwa(ws_root, overlap=overlap, batch=kind == "lwa-batch")
+
+
+def _walls(runs: list[dict]) -> str:
+    return " ".join(f"{r['wall']:.2f}" for r in runs)
+
+
+def _ratios(runs: list[dict], refs: list[dict], ref: str) -> str:
+    """Best to best, the median of the ratios of the runs of the same round, and the same
+    median after the first utterance."""
+    best = min(r["wall"] for r in runs) / min(r["wall"] for r in refs)
+    paired = sorted(a["wall"] / b["wall"] for a, b in zip(runs, refs, strict=True))
+    steady = sorted(a["steady"] / b["steady"] for a, b in zip(runs, refs, strict=True))
+    return (f"ratio to {ref} {best:.3f} (median of rounds {paired[len(paired) // 2]:.3f}; "
+            f"after the first utterance {steady[len(steady) // 2]:.3f})")
 
 
 def _child(kind: str, ws_root: Path) -> dict:
@@ -199,19 +225,12 @@ def main() -> None:
     audio = next(iter(best.values()))["audio_seconds"]
     print(f"{MODELS[args.model]}: {audio:.1f} s of audio in {args.utterances} utterances"
           + (f" of {args.seconds:g} s" if args.seconds else ""))
-    ref = best.get("bare")
     for v, r in best.items():
-        ratio = ""
-        if ref:  # best to best, and the median of the ratios of runs of the same round
-            paired = sorted(a["wall"] / b["wall"] for a, b in zip(runs[v], runs["bare"],
-                                                                  strict=True))
-            steady = sorted(a["steady"] / b["steady"] for a, b in zip(runs[v], runs["bare"],
-                                                                      strict=True))
-            ratio = (f"  ratio to bare {r['wall'] / ref['wall']:.3f} (median of rounds "
-                     f"{paired[len(paired) // 2]:.3f}; after the first utterance "
-                     f"{steady[len(steady) // 2]:.3f})")
         print(f"{v:<11}: {r['wall']:7.2f} s  RTF {r['wall'] / audio:.3f}  peak RSS "
-              f"{r['rss_mb']:6.0f} MB{ratio}")
+              f"{r['rss_mb']:6.0f} MB  (every round: {_walls(runs[v])} s)")
+        for ref in ("bare", "bare-retain"):
+            if ref in best and v != ref and not (ref == "bare-retain" and v == "bare"):
+                print(f"{'':13}{_ratios(runs[v], runs[ref], ref)}")
     if "lwa-overlap" in best and "lwa-inline" in best:
         print("overlap on / off: "
               f"{best['lwa-overlap']['wall'] / best['lwa-inline']['wall']:.3f}")

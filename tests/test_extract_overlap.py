@@ -245,17 +245,66 @@ def test_overlap_is_on_by_default_only_where_the_threads_have_a_core(monkeypatch
 def test_memory_is_trimmed_when_it_has_grown_by_the_slack(monkeypatch):
     from lwa_cli.pipeline import extract_io
 
-    # Resident memory read before each decision, and again after each trim.
-    rss = iter([100, 90, 130, 160, 100, 150])
+    # Resident memory after each utterance (the level is never read right after a trim).
+    rss = iter([90, 130, 160, 100, 150, 170])
     monkeypatch.setattr(extract_io, "resident_bytes", lambda: next(rss))
     trim = extract_io.MemoryTrim(slack=60)
     calls = []
     trim._trim = lambda: calls.append(1)
-    trim()  # the first call trims: its level after (90) is the floor
-    assert (len(calls), trim.floor) == (1, 90)
+    trim()  # the first utterance only measures: 90 is the floor
+    assert (len(calls), trim.floor) == (0, 90)
     trim()  # 130: 40 above the floor, within the slack
-    assert len(calls) == 1
-    trim()  # 160: 70 above, beyond the slack: trims, new floor 100
-    assert (len(calls), trim.floor) == (2, 100)
-    trim()  # 150: within the slack
+    assert len(calls) == 0
+    trim()  # 160: 70 above, beyond the slack: trims
+    assert (len(calls), trim.floor) == (1, None)
+    trim()  # the utterance after a trim measures again (working set back in): 100
+    assert (len(calls), trim.floor) == (1, 100)
+    trim()  # 150: within the slack of 100
+    trim()  # 170: 70 above: trims again
     assert len(calls) == 2
+
+
+RETAIN_PROBE = textwrap.dedent("""
+    import sys
+    import numpy as np
+    from lwa_cli.pipeline.extract_io import resident_bytes, retain_freed_memory
+
+    if sys.argv[1] == "retain":
+        assert retain_freed_memory()
+    levels = [resident_bytes()]
+    for _ in range(2):  # 64 MiB, above glibc's largest dynamic mmap threshold (32 MiB)
+        block = np.ones(2**23)
+        del block
+        levels.append(resident_bytes())
+    print(*(b - a for a, b in zip(levels, levels[1:])))
+""")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt")
+def test_retained_memory_is_kept_and_reused():
+    """`lwa extract` keeps freed activations for the next forward pass: after
+    `retain_freed_memory` a freed 64 MiB block stays resident and the next one reuses it
+    (no growth), while by default glibc unmaps it at once (and maps it anew next time)."""
+    mib = 2**20
+    growth = {}
+    for mode in ("default", "retain"):
+        out = subprocess.run([sys.executable, "-c", RETAIN_PROBE, mode], capture_output=True,
+                             text=True, check=True).stdout.split()
+        growth[mode] = [int(v) / mib for v in out]
+    assert abs(growth["default"][0]) < 8, growth  # given back on free
+    assert growth["retain"][0] > 56, growth  # kept on free...
+    assert abs(growth["retain"][1]) < 8, growth  # ...and reused by the next block
+
+
+def test_the_extract_command_retains_freed_memory(monkeypatch, tmp_path):
+    from typer.testing import CliRunner
+
+    from lwa_cli.cli.main import app
+    from lwa_cli.pipeline import extract_io
+
+    calls = []
+    monkeypatch.setattr(extract_io, "retain_freed_memory", lambda: calls.append(1) or True)
+    result = CliRunner().invoke(app, ["-w", str(tmp_path / "ws"), "extract", "--model",
+                                      "wav2vec_base_random", "--split", "nosuch"])
+    assert result.exit_code != 0  # no such sample: the point is that it was called first
+    assert calls == [1]

@@ -125,6 +125,30 @@ def test_feature_writer_float16_storage(tmp_path):
         assert f.features("T1").dtype == np.float16
 
 
+def test_feature_writer_grows_extents_ahead_and_finishes_with_exact_rows(tmp_path):
+    """Extents run a chunk ahead of the rows (a resize per chunk, not per unit); a resume
+    and `finish` cut them back: the file holds exactly the rows appended, in order, and the
+    low-level write converts to the storage type as numpy does."""
+    path = tmp_path / "g.h5"
+    meta = {"layers": ["T1"]}
+    rng = np.random.default_rng(0)
+    units = [rng.standard_normal((n, 700)).astype(np.float32) for n in (300, 250, 10, 0, 400)]
+    w = FeatureWriter(path, meta, dtype="float16")
+    for u, arr in enumerate(units[:3]):
+        w.append(u, {"features/T1": arr})
+    assert w._file["features/T1"].shape[0] > 560  # a 748-row chunk ahead of 300 rows
+    w.close()
+    w = FeatureWriter(path, meta, dtype="float16")
+    assert w.resumed and w._file["features/T1"].shape[0] == 560
+    for u, arr in enumerate(units[3:], start=3):
+        w.append(u, {"features/T1": arr})
+    w.finish({})
+    with FeatureFile(path) as f:
+        got = f.features("T1")[...]
+        assert f.unit_rows()[1][:, 0].tolist() == [300, 250, 10, 0, 400]
+    np.testing.assert_array_equal(got, np.concatenate(units).astype(np.float16))
+
+
 def test_results_one_file_each(tmp_path):
     ws = Workspace(tmp_path / "ws").ensure()
     base = {"analysis": "cca-mel", "model": "m", "split": "dev-clean", "sample": "1"}

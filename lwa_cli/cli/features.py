@@ -78,8 +78,10 @@ def extract(
 ) -> None:
     """Extract layer-wise features of a model over samples (resumable, shardable)."""
     from lwa_cli.pipeline.extract import extract_many, parse_shard
+    from lwa_cli.pipeline.extract_io import retain_freed_memory
 
     st = state(ctx)
+    retain_freed_memory()  # this process is ours: keep freed activations for the next forward
     summaries = extract_many(
         st.workspace, model=model, checkpoint=checkpoint, splits=split, spans=span,
         sample=sample, rep=rep, layers=layer, dtype=dtype, device=device,
