@@ -14,7 +14,7 @@ from lwa_cli.errors import LwaUsageError
 from lwa_cli.report import build_report
 from lwa_cli.report.analyses import display_name, load_names
 from lwa_cli.report.figdata import analysis_figures, overview_figure, profile_figure
-from lwa_cli.report.figures import render
+from lwa_cli.report.figures import draw, render
 from lwa_cli.report.table import aggregate, tidy_rows
 from lwa_cli.workspace import Workspace
 from lwa_cli.workspace.results import save_result
@@ -241,6 +241,29 @@ def test_overview_wraps_few_models_into_a_page_grid(agg):
     assert [bool(p["x_label"]) for p in fig["panels"]] == [False, False, True, True, True,
                                                            True]
     assert overview_figure(one, max_cols=2)["grid"] == [3, 2]
+
+
+@pytest.mark.parametrize("width", ["page", "column"])
+def test_overview_y_labels_stay_beside_their_own_cell(agg, width):
+    """A long y label (ABX's "error rate (%, lower is better)") is wrapped to the cell's
+    height: drawn, no label reaches into the cell above or below its axes."""
+    from lwa_cli.report.style import width_preset
+
+    one = [r for r in agg if r["model"] == "wav2vec_base"]
+    fig = overview_figure(one, max_cols=width_preset(width).overview_cols)
+    for panel in fig["panels"]:
+        panel["y_label"] = "ABX error rate (%, lower is better)"
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    drawn = draw(fig, width)
+    canvas = FigureCanvasAgg(drawn)
+    canvas.draw()  # lays the figure out
+    renderer = canvas.get_renderer()
+    for ax in drawn.axes:
+        label = ax.yaxis.label.get_window_extent(renderer)
+        box = ax.get_window_extent(renderer)
+        assert "\n" in ax.get_ylabel()
+        assert label.height <= box.height * 1.25, (width, label.height, box.height)
 
 
 # -- names, options ---------------------------------------------------------------------------

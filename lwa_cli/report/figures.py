@@ -70,7 +70,8 @@ def _draw_series(ax: Any, s: Mapping[str, Any], size: float) -> None:
                 linestyle="none", zorder=5)
 
 
-def _draw_panel(ax: Any, panel: Mapping[str, Any], width: Width, kind: str) -> None:
+def _draw_panel(ax: Any, panel: Mapping[str, Any], width: Width, kind: str,
+                label_chars: int | None = None) -> None:
     if not panel["series"]:
         ax.text(0.5, 0.5, "no results", transform=ax.transAxes, ha="center", va="center",
                 color="0.5")
@@ -96,7 +97,10 @@ def _draw_panel(ax: Any, panel: Mapping[str, Any], width: Width, kind: str) -> N
     if kind == "overview" and not panel["x_label"]:
         ax.tick_params(labelbottom=False)
     ax.set_xlabel(plain(panel["x_label"]))
-    ax.set_ylabel(plain(panel["y_label"]))
+    y_label = plain(panel["y_label"])
+    if label_chars:  # small cells: a long label would run into the row below
+        y_label = textwrap.fill(y_label, label_chars)
+    ax.set_ylabel(y_label)
     if panel["title"]:
         ax.set_title(plain(panel["title"]), fontsize=width.font)
 
@@ -105,7 +109,7 @@ def figure_size(figure: Mapping[str, Any], width: Width) -> tuple[float, float]:
     """(width, height) in inches of a figure at a `width` preset, legend rows included."""
     rows, cols = figure["grid"]
     if figure["kind"] == "overview":
-        panel = min(width.inches / cols * 0.85, 1.6)
+        panel = _overview_cell(cols, width)
     elif figure["kind"] == "profile":
         panel = width.panel_height * 0.85
     else:
@@ -119,6 +123,17 @@ def figure_size(figure: Mapping[str, Any], width: Width) -> tuple[float, float]:
         ncol = _legend_columns(entries, width)
         legend = math.ceil(len(entries) / ncol) * line if entries else 0.0
     return width.inches, round(panel * rows + legend + 0.45, 2)
+
+
+def _overview_cell(cols: int, width: Width) -> float:
+    """Height in inches of one overview cell (title, axes and ticks)."""
+    return min(width.inches / cols * 0.85, 1.6)
+
+
+def _label_chars(cell: float, width: Width) -> int:
+    """Characters of an axis label that fit along the axes of a `cell` inches tall (the
+    title and tick labels take ~30 pt; a character is ~0.58 em)."""
+    return max(10, int((cell * 72 - 30) / (0.58 * width.font)))
 
 
 def _wrap_width(width: Width) -> int:
@@ -176,6 +191,8 @@ def draw(figure: Mapping[str, Any], width: Width | str = "page") -> Figure:
         grid = fig.add_gridspec(rows, cols, width_ratios=ratios, height_ratios=heights)
         axes: dict[tuple[int, int], Any] = {}
         first = None
+        label_chars = (_label_chars(_overview_cell(cols, width), width)
+                       if kind == "overview" else None)
         for panel in figure["panels"]:
             if kind == "overview":
                 share = {"sharex": first}
@@ -185,7 +202,7 @@ def draw(figure: Mapping[str, Any], width: Width | str = "page") -> Figure:
             ax = fig.add_subplot(grid[row, panel["col"]], **share)
             first = first or ax
             axes[(panel["row"], panel["col"])] = ax
-            _draw_panel(ax, panel, width, kind)
+            _draw_panel(ax, panel, width, kind, label_chars)
         if kind == "profile":
             for panel in figure["panels"]:
                 _profile_legend(fig.add_subplot(grid[2 * panel["row"] + 1, 0]),
