@@ -162,7 +162,7 @@ def run_bare(ws_root: str) -> dict:
 def run_variant(kind: str, ws_root: str) -> dict:
     from lwa_cli.pipeline.extract_io import retain_freed_memory
 
-    if kind in ("bare-retain", "lwa", "lwa-overlap", "lwa-inline", "lwa-batch"):
+    if kind not in ("bare", "lwa-plain"):  # as the `lwa extract` command does
         retain_freed_memory()
     if kind.startswith("bare"):
         return run_bare(ws_root)

@@ -85,9 +85,12 @@ def _features(ws: Workspace, checker: FreshnessChecker) -> list[dict[str, Any]]:
                 meta = json_attr(f, "meta", {})
                 datasets = json_attr(f, "datasets", []) or []
                 n_units = int(f["units/index"].shape[0]) if "units/index" in f else 0
-                # A partial file's extents run ahead of its rows: count the finished units'.
-                rows = (0 if not datasets else int(f["units/rows"][:, 0].sum()) if partial
-                        and "units/rows" in f else int(f[datasets[0]].shape[0]))
+                rows = 0
+                if partial and datasets and "units/rows" in f:
+                    # A partial file's extents run ahead of its rows: count finished units'.
+                    rows = int(f["units/rows"][:, 0].sum())
+                elif datasets:
+                    rows = int(f[datasets[0]].shape[0])
         except (OSError, KeyError, ValueError) as exc:  # mid-write metadata, a broken file
             state = (f"partial (in use by pid {pid}; progress not readable while it writes)"
                      if pid is not None else f"unreadable ({exc})")
